@@ -1,1 +1,72 @@
-//! strait-metadata
+//! Strait's cluster metadata: topics, configs, consumer group offsets and group
+//! state, producer id allocation, the cluster id.
+//!
+//! Everything goes through the [`MetadataStore`] trait so that a replicated store
+//! can later replace the embedded one ([`EmbeddedStore`], backed by redb). This
+//! crate owns persistence of metadata only; it must never touch partition logs or
+//! speak the Kafka protocol.
+
+mod embedded;
+mod records;
+
+pub use embedded::EmbeddedStore;
+pub use records::{GroupOffsets, OffsetRecord, PartitionKey, TopicRecord};
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("topic '{0}' already exists")]
+    TopicExists(String),
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    #[error("metadata storage failed: {0}")]
+    Storage(String),
+    #[error("metadata record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The one interface to cluster metadata. Reads are served from memory; every
+/// mutation is durable (survives kill -9) before it returns.
+pub trait MetadataStore: Send + Sync {
+    /// The cluster id, generated once when the store is first created.
+    fn cluster_id(&self) -> String;
+
+    fn topics(&self) -> Vec<TopicRecord>;
+    fn topic(&self, name: &str) -> Option<TopicRecord>;
+    /// Creates a topic; fails with [`MetadataError::TopicExists`] if the name is taken.
+    fn create_topic(&self, topic: TopicRecord) -> Result<(), MetadataError>;
+    /// Replaces an existing topic record (partition count, configs).
+    fn update_topic(&self, topic: TopicRecord) -> Result<(), MetadataError>;
+    /// Deletes a topic and every committed offset of it.
+    fn delete_topic(&self, name: &str) -> Result<TopicRecord, MetadataError>;
+
+    /// Dynamic broker configs (cluster-wide defaults set with kafka-configs).
+    fn broker_configs(&self) -> std::collections::BTreeMap<String, String>;
+    fn set_broker_configs(
+        &self,
+        configs: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), MetadataError>;
+
+    /// Committed offsets of a group (empty if none).
+    fn group_offsets(&self, group: &str) -> GroupOffsets;
+    /// Names of groups that have committed offsets or stored state.
+    fn groups(&self) -> Vec<String>;
+    /// Commits offsets for a group atomically.
+    fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> Result<(), MetadataError>;
+    /// Removes the given partitions' offsets of a group.
+    fn delete_offsets(&self, group: &str, partitions: &[PartitionKey])
+    -> Result<(), MetadataError>;
+    /// Removes a group entirely: offsets and stored state.
+    fn delete_group(&self, group: &str) -> Result<(), MetadataError>;
+
+    /// Opaque persisted state of a group, owned by the group coordinator.
+    fn group_state(&self, group: &str) -> Option<Vec<u8>>;
+    fn set_group_state(&self, group: &str, state: Option<Vec<u8>>) -> Result<(), MetadataError>;
+
+    /// Allocates a block of `count` producer ids; returns the first one.
+    fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError>;
+}

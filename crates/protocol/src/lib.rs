@@ -1,1 +1,14 @@
-//! strait-protocol
+//! The Kafka wire boundary of Strait: length-prefixed framing, request header
+//! and body decoding, response encoding, and the table of API versions the
+//! broker serves.
+//!
+//! This crate turns bytes into typed `kafka-protocol` messages and back. It must
+//! never decide what a request means: handling belongs to the broker.
+
+pub mod codec;
+pub mod frame;
+pub mod versions;
+
+pub use codec::{DecodedRequest, ProtocolError, decode_request, encode_response};
+pub use frame::{FrameError, read_frame, write_frame};
+pub use kafka_protocol;

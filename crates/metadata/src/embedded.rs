@@ -1,0 +1,425 @@
+//! The embedded, single-node metadata store: a redb file holding JSON values
+//! under string keys, mirrored in memory for reads.
+//!
+//! Every mutation commits a durable redb transaction before memory changes, so a
+//! kill -9 never loses an acknowledged change and never exposes one that was
+//! not persisted. It must never be used by two processes at once (redb locks
+//! the file).
+
+use crate::records::{GroupOffsets, OffsetRecord, PartitionKey, TopicRecord};
+use crate::{MetadataError, MetadataStore};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::RwLock;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const CLUSTER_ID: &str = "cluster-id";
+const BROKER_CONFIGS: &str = "broker-configs";
+const NEXT_PRODUCER_ID: &str = "next-producer-id";
+const TOPIC_PREFIX: &str = "topic/";
+const OFFSETS_PREFIX: &str = "offsets/";
+const GROUP_STATE_PREFIX: &str = "group-state/";
+
+#[derive(Default)]
+struct State {
+    cluster_id: String,
+    topics: BTreeMap<String, TopicRecord>,
+    broker_configs: BTreeMap<String, String>,
+    offsets: HashMap<String, GroupOffsets>,
+    group_states: HashMap<String, Vec<u8>>,
+    next_producer_id: i64,
+}
+
+/// Metadata persisted in one redb file.
+pub struct EmbeddedStore {
+    db: redb::Database,
+    state: RwLock<State>,
+}
+
+fn storage(e: impl std::fmt::Display) -> MetadataError {
+    MetadataError::Storage(e.to_string())
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, MetadataError> {
+    serde_json::from_slice(bytes).map_err(|e| MetadataError::Corrupt(format!("{key}: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetadataError> {
+    serde_json::to_vec(value).map_err(|e| MetadataError::Corrupt(e.to_string()))
+}
+
+/// The stored form of a group's offsets: a list, since JSON maps need string keys.
+type StoredOffsets = Vec<(PartitionKey, OffsetRecord)>;
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store at `path`. A new store gets a fresh cluster id.
+    pub fn open(path: &Path) -> Result<Self, MetadataError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(storage)?;
+        }
+        let db = redb::Database::create(path).map_err(storage)?;
+        let store = EmbeddedStore {
+            db,
+            state: RwLock::new(State::default()),
+        };
+        store.load()?;
+        Ok(store)
+    }
+
+    fn load(&self) -> Result<(), MetadataError> {
+        let mut state = State::default();
+        {
+            let txn = self.db.begin_write().map_err(storage)?;
+            // Make sure the table exists so that reads never fail on a new file.
+            txn.open_table(META).map_err(storage)?;
+            txn.commit().map_err(storage)?;
+        }
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(META).map_err(storage)?;
+        for entry in table.iter().map_err(storage)? {
+            let (k, v) = entry.map_err(storage)?;
+            let key = k.value();
+            let value = v.value();
+            if key == CLUSTER_ID {
+                state.cluster_id = decode(key, value)?;
+            } else if key == BROKER_CONFIGS {
+                state.broker_configs = decode(key, value)?;
+            } else if key == NEXT_PRODUCER_ID {
+                state.next_producer_id = decode(key, value)?;
+            } else if let Some(name) = key.strip_prefix(TOPIC_PREFIX) {
+                state.topics.insert(name.to_string(), decode(key, value)?);
+            } else if let Some(group) = key.strip_prefix(OFFSETS_PREFIX) {
+                let list: StoredOffsets = decode(key, value)?;
+                state
+                    .offsets
+                    .insert(group.to_string(), list.into_iter().collect());
+            } else if let Some(group) = key.strip_prefix(GROUP_STATE_PREFIX) {
+                state.group_states.insert(group.to_string(), value.to_vec());
+            }
+        }
+        drop(table);
+        drop(txn);
+        if state.cluster_id.is_empty() {
+            let id = new_cluster_id();
+            self.write(&[(CLUSTER_ID.to_string(), Some(encode(&id)?))])?;
+            state.cluster_id = id;
+        }
+        *self.state.write().map_err(|_| poisoned())? = state;
+        Ok(())
+    }
+
+    /// Applies puts (Some) and deletes (None) in one durable transaction.
+    fn write(&self, changes: &[(String, Option<Vec<u8>>)]) -> Result<(), MetadataError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(META).map_err(storage)?;
+            for (key, value) in changes {
+                match value {
+                    Some(v) => {
+                        table.insert(key.as_str(), v.as_slice()).map_err(storage)?;
+                    }
+                    None => {
+                        table.remove(key.as_str()).map_err(storage)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-read; the data
+        // itself is only changed after a successful commit, so it is consistent.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn poisoned() -> MetadataError {
+    MetadataError::Storage("metadata lock poisoned".into())
+}
+
+/// A Kafka-style cluster id: 16 random bytes in URL-safe base64 without padding.
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut out = String::with_capacity(22);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(char::from(ALPHABET[((acc >> bits) & 63) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((acc << (6 - bits)) & 63) as usize]));
+    }
+    out
+}
+
+impl MetadataStore for EmbeddedStore {
+    fn cluster_id(&self) -> String {
+        self.read_state().cluster_id.clone()
+    }
+
+    fn topics(&self) -> Vec<TopicRecord> {
+        self.read_state().topics.values().cloned().collect()
+    }
+
+    fn topic(&self, name: &str) -> Option<TopicRecord> {
+        self.read_state().topics.get(name).cloned()
+    }
+
+    fn create_topic(&self, topic: TopicRecord) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        if state.topics.contains_key(&topic.name) {
+            return Err(MetadataError::TopicExists(topic.name));
+        }
+        self.write(&[(
+            format!("{TOPIC_PREFIX}{}", topic.name),
+            Some(encode(&topic)?),
+        )])?;
+        state.topics.insert(topic.name.clone(), topic);
+        Ok(())
+    }
+
+    fn update_topic(&self, topic: TopicRecord) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        if !state.topics.contains_key(&topic.name) {
+            return Err(MetadataError::UnknownTopic(topic.name));
+        }
+        self.write(&[(
+            format!("{TOPIC_PREFIX}{}", topic.name),
+            Some(encode(&topic)?),
+        )])?;
+        state.topics.insert(topic.name.clone(), topic);
+        Ok(())
+    }
+
+    fn delete_topic(&self, name: &str) -> Result<TopicRecord, MetadataError> {
+        let mut state = self.write_state();
+        let Some(topic) = state.topics.get(name).cloned() else {
+            return Err(MetadataError::UnknownTopic(name.to_string()));
+        };
+        let mut changes = vec![(format!("{TOPIC_PREFIX}{name}"), None)];
+        let mut new_offsets = Vec::new();
+        for (group, offsets) in &state.offsets {
+            if offsets.keys().any(|k| k.topic == name) {
+                let kept: GroupOffsets = offsets
+                    .iter()
+                    .filter(|(k, _)| k.topic != name)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                changes.push((offsets_key(group), encode_offsets(&kept)?));
+                new_offsets.push((group.clone(), kept));
+            }
+        }
+        self.write(&changes)?;
+        state.topics.remove(name);
+        for (group, kept) in new_offsets {
+            set_group_offsets(&mut state, group, kept);
+        }
+        Ok(topic)
+    }
+
+    fn broker_configs(&self) -> BTreeMap<String, String> {
+        self.read_state().broker_configs.clone()
+    }
+
+    fn set_broker_configs(&self, configs: BTreeMap<String, String>) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        self.write(&[(BROKER_CONFIGS.to_string(), Some(encode(&configs)?))])?;
+        state.broker_configs = configs;
+        Ok(())
+    }
+
+    fn group_offsets(&self, group: &str) -> GroupOffsets {
+        self.read_state()
+            .offsets
+            .get(group)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn groups(&self) -> Vec<String> {
+        let state = self.read_state();
+        let mut names: Vec<String> = state
+            .offsets
+            .keys()
+            .chain(state.group_states.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        let mut merged = state.offsets.get(group).cloned().unwrap_or_default();
+        merged.extend(offsets);
+        self.write(&[(offsets_key(group), encode_offsets(&merged)?)])?;
+        set_group_offsets(&mut state, group.to_string(), merged);
+        Ok(())
+    }
+
+    fn delete_offsets(
+        &self,
+        group: &str,
+        partitions: &[PartitionKey],
+    ) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        let mut kept = state.offsets.get(group).cloned().unwrap_or_default();
+        for p in partitions {
+            kept.remove(p);
+        }
+        self.write(&[(offsets_key(group), encode_offsets(&kept)?)])?;
+        set_group_offsets(&mut state, group.to_string(), kept);
+        Ok(())
+    }
+
+    fn delete_group(&self, group: &str) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        self.write(&[
+            (format!("{OFFSETS_PREFIX}{group}"), None),
+            (format!("{GROUP_STATE_PREFIX}{group}"), None),
+        ])?;
+        state.offsets.remove(group);
+        state.group_states.remove(group);
+        Ok(())
+    }
+
+    fn group_state(&self, group: &str) -> Option<Vec<u8>> {
+        self.read_state().group_states.get(group).cloned()
+    }
+
+    fn set_group_state(&self, group: &str, value: Option<Vec<u8>>) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        self.write(&[(format!("{GROUP_STATE_PREFIX}{group}"), value.clone())])?;
+        match value {
+            Some(v) => state.group_states.insert(group.to_string(), v),
+            None => state.group_states.remove(group),
+        };
+        Ok(())
+    }
+
+    fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError> {
+        let mut state = self.write_state();
+        let first = state.next_producer_id;
+        let next = first + count.max(1);
+        self.write(&[(NEXT_PRODUCER_ID.to_string(), Some(encode(&next)?))])?;
+        state.next_producer_id = next;
+        Ok(first)
+    }
+}
+
+fn offsets_key(group: &str) -> String {
+    format!("{OFFSETS_PREFIX}{group}")
+}
+
+/// None (delete the key) when a group has no offsets left.
+fn encode_offsets(offsets: &GroupOffsets) -> Result<Option<Vec<u8>>, MetadataError> {
+    if offsets.is_empty() {
+        return Ok(None);
+    }
+    let list: StoredOffsets = offsets
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    encode(&list).map(Some)
+}
+
+fn set_group_offsets(state: &mut State, group: String, offsets: GroupOffsets) {
+    if offsets.is_empty() {
+        state.offsets.remove(&group);
+    } else {
+        state.offsets.insert(group, offsets);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic(name: &str) -> TopicRecord {
+        TopicRecord {
+            name: name.into(),
+            id: uuid::Uuid::new_v4(),
+            partitions: 3,
+            replication_factor: 1,
+            configs: BTreeMap::from([("retention.ms".into(), "1000".into())]),
+            created_ms: 1,
+        }
+    }
+
+    fn offset(o: i64) -> OffsetRecord {
+        OffsetRecord {
+            offset: o,
+            leader_epoch: -1,
+            metadata: None,
+            commit_ms: 5,
+        }
+    }
+
+    #[test]
+    fn persists_everything_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let cluster_id;
+        {
+            let s = EmbeddedStore::open(&path).unwrap();
+            cluster_id = s.cluster_id();
+            assert_eq!(cluster_id.len(), 22);
+            s.create_topic(topic("a")).unwrap();
+            s.create_topic(topic("b")).unwrap();
+            assert!(matches!(
+                s.create_topic(topic("a")),
+                Err(MetadataError::TopicExists(_))
+            ));
+            s.commit_offsets(
+                "g",
+                vec![
+                    (PartitionKey::new("a", 0), offset(10)),
+                    (PartitionKey::new("b", 1), offset(7)),
+                ],
+            )
+            .unwrap();
+            s.set_group_state("g", Some(b"state".to_vec())).unwrap();
+            s.set_broker_configs(BTreeMap::from([("log.retention.ms".into(), "5".into())]))
+                .unwrap();
+            assert_eq!(s.allocate_producer_ids(1000).unwrap(), 0);
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.cluster_id(), cluster_id);
+        assert_eq!(s.topics().len(), 2);
+        assert_eq!(s.group_offsets("g").len(), 2);
+        assert_eq!(s.group_state("g").unwrap(), b"state");
+        assert_eq!(s.broker_configs()["log.retention.ms"], "5");
+        assert_eq!(s.allocate_producer_ids(1000).unwrap(), 1000);
+
+        s.delete_topic("a").unwrap();
+        let offs = s.group_offsets("g");
+        assert_eq!(offs.len(), 1);
+        assert!(offs.contains_key(&PartitionKey::new("b", 1)));
+        s.delete_group("g").unwrap();
+        assert!(s.groups().is_empty());
+        drop(s);
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.topics().len(), 1);
+        assert!(s.group_offsets("g").is_empty());
+    }
+}

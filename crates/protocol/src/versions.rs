@@ -1,0 +1,56 @@
+//! The API versions Strait serves: the one table ApiVersions answers from and
+//! decoding checks against. Must never list an API the broker cannot handle.
+
+use kafka_protocol::messages::ApiKey;
+
+/// APIs served, each over the whole version range `kafka-protocol` knows.
+const SERVED: &[ApiKey] = &[
+    ApiKey::Produce,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::InitProducerId,
+    ApiKey::DescribeConfigs,
+    ApiKey::AlterConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeCluster,
+    ApiKey::DescribeLogDirs,
+];
+
+/// The version range served for `api`, if it is served at all.
+pub fn served_range(api: ApiKey) -> Option<(i16, i16)> {
+    if SERVED.contains(&api) {
+        let range = api.valid_versions();
+        Some((range.min, range.max))
+    } else {
+        None
+    }
+}
+
+/// Whether `version` of `api` is served. ApiVersions is special: every version
+/// is accepted by the codec so that the broker can answer UNSUPPORTED_VERSION
+/// with the list of versions, as Kafka does.
+pub fn serves(api: ApiKey, version: i16) -> bool {
+    match served_range(api) {
+        Some((min, max)) => (min..=max).contains(&version),
+        None => {
+            let range = api.valid_versions();
+            (range.min..=range.max).contains(&version)
+        }
+    }
+}
+
+/// Every served API with its version range, in api key order.
+pub fn all_served() -> Vec<(ApiKey, i16, i16)> {
+    let mut list: Vec<(ApiKey, i16, i16)> = SERVED
+        .iter()
+        .filter_map(|api| served_range(*api).map(|(min, max)| (*api, min, max)))
+        .collect();
+    list.sort_by_key(|(api, _, _)| *api as i16);
+    list
+}
