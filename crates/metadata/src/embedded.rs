@@ -6,7 +6,9 @@
 //! not persisted. It must never be used by two processes at once (redb locks
 //! the file).
 
-use crate::records::{GroupOffsets, OffsetRecord, PartitionKey, TopicRecord};
+use crate::records::{
+    GroupOffsets, LinkRecord, MirrorRecord, OffsetRecord, PartitionKey, TopicRecord,
+};
 use crate::{MetadataError, MetadataStore};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
@@ -23,6 +25,8 @@ const NEXT_PRODUCER_ID: &str = "next-producer-id";
 const TOPIC_PREFIX: &str = "topic/";
 const OFFSETS_PREFIX: &str = "offsets/";
 const GROUP_STATE_PREFIX: &str = "group-state/";
+const LINK_PREFIX: &str = "link/";
+const MIRROR_PREFIX: &str = "mirror/";
 
 #[derive(Default)]
 struct State {
@@ -32,6 +36,8 @@ struct State {
     offsets: HashMap<String, GroupOffsets>,
     group_states: HashMap<String, Vec<u8>>,
     next_producer_id: i64,
+    links: BTreeMap<String, LinkRecord>,
+    mirrors: BTreeMap<String, MirrorRecord>,
 }
 
 /// Metadata persisted in one redb file.
@@ -97,6 +103,10 @@ impl EmbeddedStore {
                 state
                     .offsets
                     .insert(group.to_string(), list.into_iter().collect());
+            } else if let Some(name) = key.strip_prefix(LINK_PREFIX) {
+                state.links.insert(name.to_string(), decode(key, value)?);
+            } else if let Some(topic) = key.strip_prefix(MIRROR_PREFIX) {
+                state.mirrors.insert(topic.to_string(), decode(key, value)?);
             } else if let Some(group) = key.strip_prefix(GROUP_STATE_PREFIX) {
                 state.group_states.insert(group.to_string(), value.to_vec());
             }
@@ -211,7 +221,10 @@ impl MetadataStore for EmbeddedStore {
         let Some(topic) = state.topics.get(name).cloned() else {
             return Err(MetadataError::UnknownTopic(name.to_string()));
         };
-        let mut changes = vec![(format!("{TOPIC_PREFIX}{name}"), None)];
+        let mut changes = vec![
+            (format!("{TOPIC_PREFIX}{name}"), None),
+            (format!("{MIRROR_PREFIX}{name}"), None),
+        ];
         let mut new_offsets = Vec::new();
         for (group, offsets) in &state.offsets {
             if offsets.keys().any(|k| k.topic == name) {
@@ -226,6 +239,7 @@ impl MetadataStore for EmbeddedStore {
         }
         self.write(&changes)?;
         state.topics.remove(name);
+        state.mirrors.remove(name);
         for (group, kept) in new_offsets {
             set_group_offsets(&mut state, group, kept);
         }
@@ -325,6 +339,100 @@ impl MetadataStore for EmbeddedStore {
         state.next_producer_id = next;
         Ok(first)
     }
+
+    fn links(&self) -> Vec<LinkRecord> {
+        self.read_state().links.values().cloned().collect()
+    }
+
+    fn link(&self, name: &str) -> Option<LinkRecord> {
+        self.read_state().links.get(name).cloned()
+    }
+
+    fn create_link(&self, link: LinkRecord) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        if state.links.contains_key(&link.name) {
+            return Err(MetadataError::LinkExists(link.name));
+        }
+        self.write(&[(format!("{LINK_PREFIX}{}", link.name), Some(encode(&link)?))])?;
+        state.links.insert(link.name.clone(), link);
+        Ok(())
+    }
+
+    fn update_link(&self, link: LinkRecord) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        if !state.links.contains_key(&link.name) {
+            return Err(MetadataError::UnknownLink(link.name));
+        }
+        self.write(&[(format!("{LINK_PREFIX}{}", link.name), Some(encode(&link)?))])?;
+        state.links.insert(link.name.clone(), link);
+        Ok(())
+    }
+
+    fn delete_link(&self, name: &str) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        if !state.links.contains_key(name) {
+            return Err(MetadataError::UnknownLink(name.to_string()));
+        }
+        let mut changes = vec![(format!("{LINK_PREFIX}{name}"), None)];
+        let gone: Vec<String> = state
+            .mirrors
+            .values()
+            .filter(|m| m.link == name)
+            .map(|m| m.topic.clone())
+            .collect();
+        changes.extend(gone.iter().map(|t| (format!("{MIRROR_PREFIX}{t}"), None)));
+        self.write(&changes)?;
+        state.links.remove(name);
+        for t in gone {
+            state.mirrors.remove(&t);
+        }
+        Ok(())
+    }
+
+    fn mirrors(&self) -> Vec<MirrorRecord> {
+        self.read_state().mirrors.values().cloned().collect()
+    }
+
+    fn mirror(&self, topic: &str) -> Option<MirrorRecord> {
+        self.read_state().mirrors.get(topic).cloned()
+    }
+
+    fn put_mirror(&self, mirror: MirrorRecord) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        self.write(&[(
+            format!("{MIRROR_PREFIX}{}", mirror.topic),
+            Some(encode(&mirror)?),
+        )])?;
+        state.mirrors.insert(mirror.topic.clone(), mirror);
+        Ok(())
+    }
+
+    fn create_mirror_topic(
+        &self,
+        topic: TopicRecord,
+        mirror: MirrorRecord,
+    ) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        if state.topics.contains_key(&topic.name) {
+            return Err(MetadataError::TopicExists(topic.name));
+        }
+        if !state.links.contains_key(&mirror.link) {
+            return Err(MetadataError::UnknownLink(mirror.link));
+        }
+        self.write(&[
+            (
+                format!("{TOPIC_PREFIX}{}", topic.name),
+                Some(encode(&topic)?),
+            ),
+            (
+                format!("{MIRROR_PREFIX}{}", mirror.topic),
+                Some(encode(&mirror)?),
+            ),
+        ])?;
+        state.topics.insert(topic.name.clone(), topic);
+        state.mirrors.insert(mirror.topic.clone(), mirror);
+        Ok(())
+    }
 }
 
 fn offsets_key(group: &str) -> String {
@@ -421,5 +529,49 @@ mod tests {
         let s = EmbeddedStore::open(&path).unwrap();
         assert_eq!(s.topics().len(), 1);
         assert!(s.group_offsets("g").is_empty());
+    }
+
+    #[test]
+    fn links_and_mirrors_persist_and_cascade() {
+        use crate::records::{LinkRecord, MirrorRecord, MirrorState};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let link = LinkRecord {
+            name: "l".into(),
+            id: uuid::Uuid::new_v4(),
+            source_cluster_id: Some("src".into()),
+            configs: BTreeMap::from([("bootstrap.servers".into(), "h:1".into())]),
+            created_ms: 1,
+        };
+        let mirror = MirrorRecord {
+            topic: "t".into(),
+            link: "l".into(),
+            source_topic: "t".into(),
+            source_topic_id: None,
+            state: MirrorState::Active,
+            state_time_ms: 2,
+            reason: None,
+            last_source_offsets: vec![],
+        };
+        {
+            let s = EmbeddedStore::open(&path).unwrap();
+            assert!(matches!(
+                s.create_mirror_topic(topic("t"), mirror.clone()),
+                Err(MetadataError::UnknownLink(_))
+            ));
+            s.create_link(link.clone()).unwrap();
+            assert!(matches!(
+                s.create_link(link.clone()),
+                Err(MetadataError::LinkExists(_))
+            ));
+            s.create_mirror_topic(topic("t"), mirror.clone()).unwrap();
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.link("l").unwrap(), link);
+        assert_eq!(s.mirror("t").unwrap(), mirror);
+        assert!(s.topic("t").is_some());
+        s.delete_link("l").unwrap();
+        assert!(s.mirrors().is_empty());
+        assert!(s.topic("t").is_some(), "topics outlive their link");
     }
 }

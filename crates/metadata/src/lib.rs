@@ -10,7 +10,9 @@ mod embedded;
 mod records;
 
 pub use embedded::EmbeddedStore;
-pub use records::{GroupOffsets, OffsetRecord, PartitionKey, TopicRecord};
+pub use records::{
+    GroupOffsets, LinkRecord, MirrorRecord, MirrorState, OffsetRecord, PartitionKey, TopicRecord,
+};
 
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,10 @@ pub enum MetadataError {
     TopicExists(String),
     #[error("topic '{0}' does not exist")]
     UnknownTopic(String),
+    #[error("cluster link '{0}' already exists")]
+    LinkExists(String),
+    #[error("cluster link '{0}' does not exist")]
+    UnknownLink(String),
     #[error("metadata storage failed: {0}")]
     Storage(String),
     #[error("metadata record is corrupt: {0}")]
@@ -69,4 +75,23 @@ pub trait MetadataStore: Send + Sync {
 
     /// Allocates a block of `count` producer ids; returns the first one.
     fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError>;
+
+    fn links(&self) -> Vec<LinkRecord>;
+    fn link(&self, name: &str) -> Option<LinkRecord>;
+    /// Creates a link; fails with [`MetadataError::LinkExists`] if the name is taken.
+    fn create_link(&self, link: LinkRecord) -> Result<(), MetadataError>;
+    fn update_link(&self, link: LinkRecord) -> Result<(), MetadataError>;
+    /// Deletes a link and the records of its mirrors.
+    fn delete_link(&self, name: &str) -> Result<(), MetadataError>;
+
+    fn mirrors(&self) -> Vec<MirrorRecord>;
+    fn mirror(&self, topic: &str) -> Option<MirrorRecord>;
+    /// Creates or replaces a mirror record.
+    fn put_mirror(&self, mirror: MirrorRecord) -> Result<(), MetadataError>;
+    /// Creates a topic together with its mirror record, atomically.
+    fn create_mirror_topic(
+        &self,
+        topic: TopicRecord,
+        mirror: MirrorRecord,
+    ) -> Result<(), MetadataError>;
 }

@@ -43,3 +43,44 @@ pub struct OffsetRecord {
 
 /// All committed offsets of one group.
 pub type GroupOffsets = BTreeMap<PartitionKey, OffsetRecord>;
+
+/// A cluster link: how this cluster reaches a source cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    pub name: String,
+    pub id: uuid::Uuid,
+    /// The source cluster's id, learnt or given at creation; never changes.
+    pub source_cluster_id: Option<String>,
+    /// Client configs for the source and link properties, as set.
+    pub configs: BTreeMap<String, String>,
+    pub created_ms: i64,
+}
+
+/// The persisted state of a mirror topic (the operator's intent and outcome;
+/// transient conditions such as an unreachable source are not stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MirrorState {
+    Active,
+    Paused,
+    PendingStopped,
+    Stopped,
+    Failed,
+}
+
+/// A mirror topic: a topic on this cluster fed by a topic of a link's source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorRecord {
+    pub topic: String,
+    pub link: String,
+    pub source_topic: String,
+    /// The source topic's id when mirroring started, to detect recreation.
+    pub source_topic_id: Option<uuid::Uuid>,
+    pub state: MirrorState,
+    pub state_time_ms: i64,
+    pub reason: Option<String>,
+    /// Per partition, the source high watermark last seen (kept for
+    /// describe after the mirror stops).
+    #[serde(default)]
+    pub last_source_offsets: Vec<i64>,
+}

@@ -43,12 +43,31 @@ pub enum ProtocolError {
         correlation_id: Option<i32>,
         reason: String,
     },
+    #[error("{0}")]
+    Admin(crate::admin::AdminCodecError),
     #[error("could not encode {api_key:?} v{version} response: {reason}")]
     Encode {
         api_key: ApiKey,
         version: i16,
         reason: String,
     },
+}
+
+/// A request frame: a Kafka API or one of Strait's admin APIs.
+#[derive(Debug)]
+pub enum Incoming {
+    Kafka(DecodedRequest),
+    Admin(crate::admin::AdminFrame),
+}
+
+/// Decodes one frame, routing Strait's admin keys to their own codec.
+pub fn decode_incoming(frame: Bytes) -> Result<Incoming, ProtocolError> {
+    if frame.len() >= 2 && crate::admin::is_admin_key(i16::from_be_bytes([frame[0], frame[1]])) {
+        return crate::admin::decode_admin_request(frame)
+            .map(Incoming::Admin)
+            .map_err(ProtocolError::Admin);
+    }
+    decode_request(frame).map(Incoming::Kafka)
 }
 
 /// Decodes one frame's bytes into a typed request.

@@ -5,10 +5,13 @@
 //! This crate turns bytes into typed `kafka-protocol` messages and back. It must
 //! never decide what a request means: handling belongs to the broker.
 
+pub mod admin;
 pub mod codec;
 pub mod frame;
 pub mod versions;
 
-pub use codec::{DecodedRequest, ProtocolError, decode_request, encode_response};
+pub use codec::{
+    DecodedRequest, Incoming, ProtocolError, decode_incoming, decode_request, encode_response,
+};
 pub use frame::{FrameError, read_frame, write_frame};
 pub use kafka_protocol;

@@ -54,3 +54,11 @@ pub fn all_served() -> Vec<(ApiKey, i16, i16)> {
     list.sort_by_key(|(api, _, _)| *api as i16);
     list
 }
+
+/// Strait's admin APIs (links and mirrors), advertised beside Kafka's.
+pub fn admin_served() -> Vec<(i16, i16, i16)> {
+    crate::admin::AdminApi::ALL
+        .iter()
+        .map(|a| (*a as i16, 0, crate::admin::AdminApi::MAX_VERSION))
+        .collect()
+}
