@@ -1,1 +1,21 @@
-//! strait-broker
+//! The Strait broker: the tokio server that accepts Kafka connections, one
+//! handler per Kafka API, the live partition logs and background upkeep.
+//!
+//! It turns decoded requests into reads and writes of `strait-log` partitions
+//! and `strait-metadata` records. It must never parse bytes off the wire itself
+//! (that is `strait-protocol`) nor persist metadata outside the store.
+
+pub mod config;
+pub mod errors;
+pub mod group;
+mod handlers;
+mod producer_ids;
+mod server;
+mod state;
+pub mod topic_config;
+mod topic_table;
+mod upkeep;
+
+pub use config::{BrokerConfig, ConfigError};
+pub use server::{BrokerError, run, start};
+pub use state::Broker;

@@ -20,13 +20,32 @@ const SERVED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::DescribeCluster,
     ApiKey::DescribeLogDirs,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::ListGroups,
+    ApiKey::DescribeGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
 ];
+
+/// APIs whose newest version `kafka-protocol` lists but cannot decode (its
+/// request schema stops earlier): the highest decodable version.
+const DECODABLE_MAX: &[(ApiKey, i16)] = &[(ApiKey::OffsetCommit, 9), (ApiKey::OffsetFetch, 9)];
 
 /// The version range served for `api`, if it is served at all.
 pub fn served_range(api: ApiKey) -> Option<(i16, i16)> {
     if SERVED.contains(&api) {
         let range = api.valid_versions();
-        Some((range.min, range.max))
+        let max = DECODABLE_MAX
+            .iter()
+            .find(|(a, _)| *a == api)
+            .map_or(range.max, |(_, m)| range.max.min(*m));
+        Some((range.min, max))
     } else {
         None
     }

@@ -1,1 +1,58 @@
-fn main() {}
+//! The `strait` binary: `strait server --config server.properties` runs a
+//! broker. Owns process setup (logging, runtime, exit codes); must never
+//! contain broker logic.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "strait",
+    version,
+    about = "Strait: a Kafka-compatible broker with Cluster Linking"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a broker.
+    Server {
+        /// Kafka-style server.properties file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRAIT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Server { config } => match run_server(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("strait: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run_server(config: PathBuf) -> anyhow::Result<()> {
+    let config = strait_broker::BrokerConfig::load(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(strait_broker::run(config))?;
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Request dispatch: one module per Kafka API (or small family of APIs).
+//! Handlers turn a typed request into a typed response; they must never touch
+//! sockets or bytes on the wire.
+
+pub mod api_versions;
+mod cluster;
+mod configs;
+mod fetch;
+mod groups;
+mod list_offsets;
+mod metadata;
+mod produce;
+mod producer_id;
+mod records;
+mod topics;
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{RequestKind, ResponseKind, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use strait_protocol::DecodedRequest;
+
+use crate::server::ConnectionContext;
+use crate::state::Broker;
+
+/// What a connection does after a request.
+pub enum Reply {
+    Send(ResponseKind),
+    /// acks=0 produce: nothing is sent.
+    Nothing,
+    /// The request cannot be answered in its own API: close the connection,
+    /// as Kafka does for requests it cannot parse.
+    Close,
+}
+
+/// Handles one request.
+pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DecodedRequest,
+    _ctx: &ConnectionContext,
+) -> Reply {
+    let version = request.version();
+    let response = match request.body {
+        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle()),
+        RequestKind::Metadata(r) => {
+            ResponseKind::Metadata(metadata::handle(broker, r, version).await)
+        }
+        RequestKind::Produce(r) => {
+            return match produce::handle(broker, r, version).await {
+                Some(resp) => Reply::Send(ResponseKind::Produce(resp)),
+                None => Reply::Nothing,
+            };
+        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(broker, r, version).await),
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(list_offsets::handle(broker, r, version))
+        }
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(topics::create(broker, r, version).await)
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(topics::delete(broker, r, version).await)
+        }
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(topics::create_partitions(broker, r).await)
+        }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(records::delete(broker, r).await)
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(producer_id::handle(broker, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(configs::describe(broker, r, version))
+        }
+        RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(configs::alter(broker, r).await),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(broker, r).await)
+        }
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(cluster::describe_cluster(broker, r))
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(cluster::describe_log_dirs(broker, r))
+        }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(groups::find_coordinator(broker, r, version))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(groups::join(broker, r, version, &request.header, _ctx).await)
+        }
+        RequestKind::SyncGroup(r) => {
+            ResponseKind::SyncGroup(groups::sync(broker, r, version).await)
+        }
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(groups::heartbeat(broker, r)),
+        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(groups::leave(broker, r, version)),
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(groups::offset_commit(broker, r, version).await)
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(groups::offset_fetch(broker, r, version))
+        }
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(groups::list(broker, r, version)),
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(groups::describe(broker, r, version))
+        }
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(groups::delete(broker, r).await),
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(groups::offset_delete(broker, r).await)
+        }
+        other => {
+            return match unserved(other) {
+                Some(resp) => Reply::Send(resp),
+                None => Reply::Close,
+            };
+        }
+    };
+    Reply::Send(response)
+}
+
+/// The answer to a known API that Strait does not serve: the API's own
+/// response carrying UNSUPPORTED_VERSION where it has a top-level error code.
+fn unserved(request: RequestKind) -> Option<ResponseKind> {
+    use kafka_protocol::messages::*;
+    let code = ResponseError::UnsupportedVersion.code();
+    macro_rules! with_error {
+        ($($variant:ident => $resp:ident),* $(,)?) => {
+            match request {
+                $(RequestKind::$variant(_) => {
+                    let mut r = $resp::default();
+                    r.error_code = code;
+                    return Some(ResponseKind::$variant(r));
+                })*
+                _ => {}
+            }
+        };
+    }
+    with_error!(
+        SaslHandshake => SaslHandshakeResponse,
+        SaslAuthenticate => SaslAuthenticateResponse,
+        EndTxn => EndTxnResponse,
+        AddOffsetsToTxn => AddOffsetsToTxnResponse,
+        DescribeAcls => DescribeAclsResponse,
+        DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
+        DescribeClientQuotas => DescribeClientQuotasResponse,
+        DescribeQuorum => DescribeQuorumResponse,
+        UpdateFeatures => UpdateFeaturesResponse,
+        ListPartitionReassignments => ListPartitionReassignmentsResponse,
+        AlterPartitionReassignments => AlterPartitionReassignmentsResponse,
+        ElectLeaders => ElectLeadersResponse,
+    );
+    // Other APIs carry their errors per item and cannot say "unsupported"
+    // as a whole; they are not advertised, so clients do not send them.
+    let _ = request;
+    None
+}
+
+pub fn str_bytes(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+pub fn topic_name(s: impl Into<String>) -> TopicName {
+    TopicName(str_bytes(s))
+}
+
+/// Kafka's topic name rules; the message is Kafka's.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > 249 {
+        return Err(format!(
+            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_topic_name;
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic_name("orders.v1_a-b").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Starting and stopping the broker, accepting connections and running each
+//! connection's request loop. A connection handles one request at a time, in
+//! order, as Kafka does. It must never let one connection's bad input affect
+//! another: any protocol violation closes only that connection.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ApiKey, ResponseKind};
+use strait_metadata::{EmbeddedStore, MetadataError, MetadataStore};
+use strait_protocol::{ProtocolError, decode_request, encode_response, read_frame, write_frame};
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, watch};
+
+use crate::config::{BrokerConfig, Listener};
+use crate::group::{GroupConfig, GroupCoordinator};
+use crate::handlers;
+use crate::producer_ids::ProducerIdAllocator;
+use crate::state::Broker;
+use crate::topic_table::TopicTable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    #[error("log: {0}")]
+    Log(#[from] strait_log::LogError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Per-connection facts handlers may need.
+pub struct ConnectionContext {
+    pub peer: std::net::SocketAddr,
+}
+
+/// Runs a broker until SIGINT or SIGTERM, then closes every log cleanly.
+pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
+    let broker = start(config).await?;
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    let b = broker.clone();
+    tokio::task::spawn_blocking(move || {
+        for topic in b.topics.all() {
+            for p in &topic.partitions {
+                if let Err(e) = p.log.close() {
+                    tracing::warn!("closing {}-{} failed: {e}", p.topic, p.index);
+                }
+            }
+        }
+    })
+    .await
+    .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Opens storage, binds every listener and starts serving. Returns once the
+/// broker accepts connections.
+pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
+    let first_dir = config
+        .log_dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| std::path::PathBuf::from("/tmp/strait-logs"));
+    std::fs::create_dir_all(&first_dir)?;
+    let store_path = first_dir.join("strait-metadata.redb");
+    let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&store_path)?);
+    write_meta_properties(&config, &store.cluster_id())?;
+
+    let mut bound = Vec::new();
+    let mut advertised = Vec::new();
+    for l in &config.listeners {
+        let addr = format!(
+            "{}:{}",
+            if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                &l.host
+            },
+            l.port
+        );
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| BrokerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        let port = listener.local_addr()?.port();
+        let adv = config
+            .advertised_listeners
+            .iter()
+            .find(|a| a.name == l.name)
+            .cloned()
+            .unwrap_or_else(|| l.clone());
+        let host = match adv.host.as_str() {
+            "" | "0.0.0.0" | "::" => "127.0.0.1".to_string(),
+            h => h.to_string(),
+        };
+        advertised.push(Listener {
+            name: adv.name.clone(),
+            host,
+            port: if adv.port == 0 { port } else { adv.port },
+        });
+        bound.push((l.name.clone(), listener, port));
+    }
+
+    let topics = TopicTable::new(config.log_dirs.clone());
+    let (appended, _) = watch::channel(0u64);
+    // Loads every persisted group and its committed offsets.
+    let groups = GroupCoordinator::open(
+        store.clone(),
+        GroupConfig::from_properties(&config.properties),
+    )
+    .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+    let broker = Arc::new(Broker {
+        config,
+        advertised,
+        store,
+        topics,
+        appended,
+        admin: Mutex::new(()),
+        producer_ids: ProducerIdAllocator::default(),
+        groups,
+    });
+    {
+        let b = broker.clone();
+        tokio::task::spawn_blocking(move || {
+            let records = b.store.topics();
+            b.topics.open_all(&records, |t| b.log_config(t))
+        })
+        .await
+        .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
+    }
+    tokio::spawn(crate::upkeep::run(broker.clone()));
+
+    for (name, listener, port) in bound {
+        tracing::info!("listening on {name}://{}", listener.local_addr()?);
+        println!("Strait listening: {name}://127.0.0.1:{port}");
+        tokio::spawn(accept_loop(broker.clone(), listener));
+    }
+    println!(
+        "Strait started: node {} cluster {}",
+        broker.node_id(),
+        broker.cluster_id()
+    );
+    Ok(broker)
+}
+
+/// Kafka's meta.properties, so operators find the cluster and node ids where
+/// they expect them.
+fn write_meta_properties(config: &BrokerConfig, cluster_id: &str) -> std::io::Result<()> {
+    for dir in &config.log_dirs {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("meta.properties");
+        let text = format!(
+            "version=1\ncluster.id={cluster_id}\nnode.id={}\n",
+            config.node_id
+        );
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            let tmp = dir.join("meta.properties.tmp");
+            std::fs::write(&tmp, text)?;
+            std::fs::rename(tmp, path)?;
+        }
+    }
+    Ok(())
+}
+
+async fn accept_loop(broker: Arc<Broker>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(serve_connection(broker.clone(), stream, peer));
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net::SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
+    let ctx = ConnectionContext { peer };
+    let limit = broker.config.socket_request_max_bytes;
+    loop {
+        let frame = match read_frame(&mut reader, limit).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::info!("closing connection from {peer}: {e}");
+                return;
+            }
+        };
+        let (api_key, version, correlation_id, response) = match decode_request(frame) {
+            Ok(request) => {
+                let api_key = request.api_key;
+                let version = request.version();
+                let correlation_id = request.header.correlation_id;
+                let response = match handlers::handle(&broker, request, &ctx).await {
+                    handlers::Reply::Send(r) => Some(r),
+                    handlers::Reply::Nothing => None,
+                    handlers::Reply::Close => {
+                        tracing::info!("closing connection from {peer}: {api_key:?} is not served");
+                        return;
+                    }
+                };
+                (api_key, version, correlation_id, response)
+            }
+            Err(ProtocolError::UnsupportedVersion {
+                api_key: ApiKey::ApiVersions,
+                header,
+            }) => {
+                // Kafka answers an ApiVersions request it cannot parse with a
+                // v0 response carrying UNSUPPORTED_VERSION and its versions.
+                let mut resp = handlers::api_versions::served();
+                resp.error_code = kafka_protocol::error::ResponseError::UnsupportedVersion.code();
+                (
+                    ApiKey::ApiVersions,
+                    0,
+                    header.correlation_id,
+                    Some(ResponseKind::ApiVersions(resp)),
+                )
+            }
+            Err(e) => {
+                tracing::info!("closing connection from {peer}: {e}");
+                return;
+            }
+        };
+        let Some(response) = response else {
+            continue; // acks=0 produce: no response
+        };
+        let bytes = match encode_response(api_key, version, correlation_id, &response) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("closing connection from {peer}: {e}");
+                return;
+            }
+        };
+        if let Err(e) = write_frame(&mut writer, &bytes).await {
+            tracing::debug!("write to {peer} failed: {e}");
+            return;
+        }
+        if let Err(e) = writer.flush().await {
+            tracing::debug!("write to {peer} failed: {e}");
+            return;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The broker's shared state: configuration, the metadata store, the live
+//! topic table, and the signal that wakes long-polling fetches. Owns the
+//! derivation of a topic's effective configs; must never do network I/O.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use strait_log::LogConfig;
+use strait_metadata::{MetadataStore, TopicRecord};
+use tokio::sync::{Mutex, watch};
+
+use crate::config::{BrokerConfig, Listener};
+use crate::group::GroupCoordinator;
+use crate::producer_ids::ProducerIdAllocator;
+use crate::topic_config::ConfigLayers;
+use crate::topic_table::TopicTable;
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    /// Advertised endpoints with the ports actually bound.
+    pub advertised: Vec<Listener>,
+    pub store: Arc<dyn MetadataStore>,
+    pub topics: TopicTable,
+    /// Bumped after every append, so waiting fetches re-check their partitions.
+    pub appended: watch::Sender<u64>,
+    /// Serializes topic creation, deletion and reconfiguration.
+    pub admin: Mutex<()>,
+    pub producer_ids: ProducerIdAllocator,
+    /// Consumer groups and their committed offsets.
+    pub groups: GroupCoordinator,
+}
+
+impl Broker {
+    pub fn node_id(&self) -> i32 {
+        self.config.node_id
+    }
+
+    /// The endpoint clients are told to use (the first advertised listener).
+    pub fn endpoint(&self) -> (&str, i32) {
+        match self.advertised.first() {
+            Some(l) => (l.host.as_str(), i32::from(l.port)),
+            None => ("127.0.0.1", 9092),
+        }
+    }
+
+    pub fn cluster_id(&self) -> String {
+        self.store.cluster_id()
+    }
+
+    /// Effective configs of a topic with the given overrides.
+    pub fn with_config_layers<R>(
+        &self,
+        topic_overrides: &BTreeMap<String, String>,
+        f: impl FnOnce(&ConfigLayers<'_>) -> R,
+    ) -> R {
+        let dynamic = self.store.broker_configs();
+        let layers = ConfigLayers {
+            topic: topic_overrides,
+            dynamic_broker: &dynamic,
+            static_broker: &self.config.properties,
+        };
+        f(&layers)
+    }
+
+    pub fn log_config(&self, topic: &TopicRecord) -> LogConfig {
+        self.with_config_layers(&topic.configs, |l| l.log_config())
+    }
+
+    /// Wakes fetches waiting for data.
+    pub fn notify_appended(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
