@@ -1,1 +1,32 @@
-//! strait-log
+//! strait-log: the storage engine of a Strait partition.
+//!
+//! A partition log is one directory of segments holding Kafka v2 record batches exactly as
+//! they travel on the wire, with sparse offset and time indexes, producer (idempotence and
+//! transaction) state, and crash recovery. This crate owns everything on disk under a
+//! partition directory; it must never speak the network protocol or know about topics,
+//! replication or the cluster — the broker maps requests onto [`Log`] calls.
+//!
+//! Files in a partition directory:
+//! - `{base:020}.log` — concatenated record batches; `{base:020}.index` (relative offset u32,
+//!   position u32) and `{base:020}.timeindex` (timestamp i64, relative offset u32), big-endian.
+//! - `{offset:020}.snapshot` — producer state as of an offset (written on roll and close).
+//! - `log.checkpoint` — log start offset and recovery point; `clean-shutdown` — marker.
+
+mod aborted_txns;
+mod batch;
+mod checkpoint;
+mod config;
+mod error;
+mod index;
+mod log;
+mod producer_state;
+mod recovery;
+mod segment;
+mod segments;
+mod snapshot;
+
+pub use aborted_txns::AbortedTxn;
+pub use batch::{BatchHeader, HEADER_SIZE, split_and_verify};
+pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
+pub use error::LogError;
+pub use log::{LeaderAppend, Log, MirrorAppend};

@@ -1,0 +1,173 @@
+//! Small metadata files of a partition directory: the offsets checkpoint (log start offset and
+//! recovery point) and the clean-shutdown marker, plus the atomic-replace helper they and the
+//! producer snapshots use.
+//!
+//! Owns these files' names and formats. It must never touch segment or index files.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::LogError;
+
+/// Name of the offsets checkpoint file.
+pub(crate) const CHECKPOINT_FILE: &str = "log.checkpoint";
+/// Name of the clean-shutdown marker.
+pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
+/// Suffix of files being written before their atomic rename.
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+
+const CHECKPOINT_HEADER: &str = "strait-log-checkpoint 1";
+
+/// The persisted offsets of a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OffsetsCheckpoint {
+    /// First offset that may be read.
+    pub log_start_offset: i64,
+    /// Everything below this offset is known to be on disk (fsynced).
+    pub recovery_point: i64,
+}
+
+/// fsyncs a directory so that renames and unlinks inside it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::file(dir, e))
+}
+
+/// Replaces `dir/name` with `contents` via a temporary file and a rename, so readers see the old
+/// or the new contents, never a mix. With `durable`, the data and the rename are fsynced.
+pub(crate) fn write_atomically(
+    dir: &Path,
+    name: &str,
+    contents: &[u8],
+    durable: bool,
+) -> Result<(), LogError> {
+    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    let target = dir.join(name);
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        if durable {
+            f.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| LogError::file(&tmp, e))?;
+    fs::rename(&tmp, &target).map_err(|e| LogError::file(&target, e))?;
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+impl OffsetsCheckpoint {
+    fn encode(&self) -> String {
+        format!(
+            "{CHECKPOINT_HEADER}\nlog_start_offset {}\nrecovery_point {}\n",
+            self.log_start_offset, self.recovery_point
+        )
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let mut lines = text.lines();
+        if lines.next()? != CHECKPOINT_HEADER {
+            return None;
+        }
+        let mut field = |name: &str| -> Option<i64> {
+            let line = lines.next()?;
+            line.strip_prefix(name)?.trim().parse().ok()
+        };
+        let log_start_offset = field("log_start_offset")?;
+        let recovery_point = field("recovery_point")?;
+        (log_start_offset >= 0 && recovery_point >= 0).then_some(OffsetsCheckpoint {
+            log_start_offset,
+            recovery_point,
+        })
+    }
+
+    /// Reads the checkpoint; `None` if absent or unreadable (a warning is logged).
+    pub(crate) fn read(dir: &Path) -> Result<Option<Self>, LogError> {
+        let path = dir.join(CHECKPOINT_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let parsed = Self::decode(&text);
+                if parsed.is_none() {
+                    tracing::warn!(path = %path.display(), "ignoring malformed offsets checkpoint");
+                }
+                Ok(parsed)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                tracing::warn!(path = %path.display(), "ignoring non-UTF-8 offsets checkpoint");
+                Ok(None)
+            }
+            Err(e) => Err(LogError::file(&path, e)),
+        }
+    }
+
+    /// Durably replaces the checkpoint.
+    pub(crate) fn write(&self, dir: &Path) -> Result<(), LogError> {
+        write_atomically(dir, CHECKPOINT_FILE, self.encode().as_bytes(), true)
+    }
+}
+
+/// Whether the clean-shutdown marker exists.
+pub(crate) fn clean_shutdown_marked(dir: &Path) -> bool {
+    dir.join(CLEAN_SHUTDOWN_FILE).exists()
+}
+
+/// Durably creates the clean-shutdown marker.
+pub(crate) fn mark_clean_shutdown(dir: &Path) -> Result<(), LogError> {
+    write_atomically(dir, CLEAN_SHUTDOWN_FILE, b"clean\n", true)
+}
+
+/// Durably removes the clean-shutdown marker (so that a later crash is detected).
+pub(crate) fn clear_clean_shutdown(dir: &Path) -> Result<(), LogError> {
+    let path = dir.join(CLEAN_SHUTDOWN_FILE);
+    match fs::remove_file(&path) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(LogError::file(&path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_round_trip_and_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(OffsetsCheckpoint::read(dir.path()).unwrap(), None);
+        let cp = OffsetsCheckpoint {
+            log_start_offset: 17,
+            recovery_point: 99,
+        };
+        cp.write(dir.path()).unwrap();
+        assert_eq!(OffsetsCheckpoint::read(dir.path()).unwrap(), Some(cp));
+        fs::write(dir.path().join(CHECKPOINT_FILE), b"\xff\xfegarbage").unwrap();
+        assert_eq!(OffsetsCheckpoint::read(dir.path()).unwrap(), None);
+        fs::write(
+            dir.path().join(CHECKPOINT_FILE),
+            "strait-log-checkpoint 1\nlog_start_offset x\n",
+        )
+        .unwrap();
+        assert_eq!(OffsetsCheckpoint::read(dir.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn clean_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!clean_shutdown_marked(dir.path()));
+        mark_clean_shutdown(dir.path()).unwrap();
+        assert!(clean_shutdown_marked(dir.path()));
+        clear_clean_shutdown(dir.path()).unwrap();
+        assert!(!clean_shutdown_marked(dir.path()));
+        clear_clean_shutdown(dir.path()).unwrap();
+    }
+}

@@ -1,0 +1,794 @@
+//! One log segment: a `.log` file of concatenated v2 record batches plus its two indexes.
+//!
+//! Owns the segment files, the published byte size readers may see, appending batches at the
+//! end (and the index entries that are due), locating batches by offset or timestamp, reading
+//! byte ranges of whole batches, and recovering a segment (CRC scan, truncating a torn tail,
+//! rebuilding indexes). It must never assign offsets, validate producers, or decide when to
+//! roll or delete — the log does that. Readers never take a lock around disk reads.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use kafka_protocol::records::RecordBatchDecoder;
+
+use crate::batch::{BatchHeader, BatchSpan, HEADER_SIZE, crc_matches};
+use crate::error::LogError;
+use crate::index::{IndexFileState, OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+
+/// Largest offset distance from a segment's base that its indexes can hold (Kafka keeps
+/// relative offsets within `i32`).
+pub(crate) const MAX_RELATIVE_OFFSET: i64 = i32::MAX as i64;
+
+const SCAN_WINDOW: usize = 64 * 1024;
+const RECOVERY_WINDOW: usize = 1 << 20;
+const MAX_READ_WINDOW: usize = 32 << 20;
+
+/// File name of a segment's log file.
+pub(crate) fn log_file_name(base_offset: i64) -> String {
+    format!("{base_offset:020}.log")
+}
+/// File name of a segment's offset index.
+pub(crate) fn index_file_name(base_offset: i64) -> String {
+    format!("{base_offset:020}.index")
+}
+/// File name of a segment's time index.
+pub(crate) fn time_index_file_name(base_offset: i64) -> String {
+    format!("{base_offset:020}.timeindex")
+}
+
+/// The largest timestamp in a segment and the base offset of the batch that first reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MaxTimestamp {
+    pub timestamp: i64,
+    pub batch_offset: i64,
+}
+
+impl MaxTimestamp {
+    const NONE: MaxTimestamp = MaxTimestamp {
+        timestamp: -1,
+        batch_offset: -1,
+    };
+}
+
+/// What a segment read produced.
+#[derive(Debug)]
+pub(crate) enum SegmentRead {
+    /// Whole batches starting with the one holding the requested offset.
+    Data(Bytes),
+    /// The batch holding the offset is at or beyond the upper bound: nothing to return.
+    Bounded,
+    /// The segment holds no batch at or after the offset: look in the next segment.
+    Beyond,
+}
+
+/// What a recovery scan found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recovered {
+    /// Offset after the last valid batch, `None` if no batch is valid.
+    pub next_offset: Option<i64>,
+    /// Bytes cut off the end of the file.
+    pub truncated_bytes: u64,
+}
+
+/// What `check_on_open` concluded for a segment opened without recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenCheck {
+    /// Indexes are consistent with the log; for the last segment `next_offset` is set.
+    Consistent { next_offset: Option<i64> },
+    /// Indexes are missing or inconsistent, or the tail is damaged: run `recover`.
+    NeedsRecovery,
+}
+
+/// The next thing found at a position while walking batch headers.
+#[derive(Debug, Clone)]
+pub(crate) enum HeaderAt {
+    /// A structurally valid header (CRC not yet checked).
+    Batch(BatchHeader),
+    /// Exactly the end of the readable bytes.
+    End,
+    /// Unparseable bytes or a batch running past the end.
+    Invalid(String),
+}
+
+/// Sequential or random header/batch access to a segment file through a read window, so that
+/// walking many small batches costs few system calls. Never reads past `limit`.
+pub(crate) struct BatchCursor<'a> {
+    file: &'a File,
+    path: &'a Path,
+    limit: u64,
+    window: Vec<u8>,
+    window_start: u64,
+    window_size: usize,
+}
+
+impl<'a> BatchCursor<'a> {
+    fn new(file: &'a File, path: &'a Path, limit: u64, window_size: usize) -> Self {
+        BatchCursor {
+            file,
+            path,
+            limit,
+            window: Vec::new(),
+            window_start: 0,
+            window_size,
+        }
+    }
+
+    fn io(&self, e: io::Error) -> LogError {
+        LogError::file(self.path, e)
+    }
+
+    /// Bytes `[pos, pos + len)`, which must lie below `limit`.
+    pub(crate) fn bytes(&mut self, pos: u64, len: usize) -> Result<&[u8], LogError> {
+        let in_window = pos >= self.window_start
+            && pos + len as u64 <= self.window_start + self.window.len() as u64;
+        if !in_window {
+            let available = self.limit.saturating_sub(pos);
+            let want = (self.window_size.max(len) as u64).min(available) as usize;
+            if want < len {
+                return Err(self.io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "read of {len} bytes at {pos} past segment end {}",
+                        self.limit
+                    ),
+                )));
+            }
+            self.window.clear();
+            self.window.resize(want, 0);
+            if let Err(e) = self.file.read_exact_at(&mut self.window, pos) {
+                self.window.clear();
+                return Err(self.io(e));
+            }
+            self.window_start = pos;
+        }
+        let at = (pos - self.window_start) as usize;
+        Ok(&self.window[at..at + len])
+    }
+
+    /// The batch header at `pos`, structurally checked against the remaining bytes.
+    pub(crate) fn header_at(&mut self, pos: u64) -> Result<HeaderAt, LogError> {
+        if pos >= self.limit {
+            return Ok(HeaderAt::End);
+        }
+        let available = self.limit - pos;
+        if available < HEADER_SIZE as u64 {
+            return Ok(HeaderAt::Invalid(format!(
+                "{available} trailing bytes, less than a batch header"
+            )));
+        }
+        let header = match BatchHeader::parse(self.bytes(pos, HEADER_SIZE)?) {
+            Some(h) => h,
+            None => return Ok(HeaderAt::Invalid("short header".into())),
+        };
+        let available = usize::try_from(available).unwrap_or(usize::MAX);
+        match header.check_structure(available) {
+            Ok(()) => Ok(HeaderAt::Batch(header)),
+            Err(e) => Ok(HeaderAt::Invalid(LogError::from(e).to_string())),
+        }
+    }
+
+    /// Takes `[pos, pos + len)` as `Bytes`, reusing the window allocation when it covers the
+    /// range.
+    fn take(&mut self, pos: u64, len: usize) -> Result<Bytes, LogError> {
+        let end = pos + len as u64;
+        if pos >= self.window_start && end <= self.window_start + self.window.len() as u64 {
+            let at = (pos - self.window_start) as usize;
+            let window = std::mem::take(&mut self.window);
+            return Ok(Bytes::from(window).slice(at..at + len));
+        }
+        let mut out = vec![0u8; len];
+        self.file
+            .read_exact_at(&mut out, pos)
+            .map_err(|e| self.io(e))?;
+        Ok(Bytes::from(out))
+    }
+}
+
+/// Index-building state carried across the batches of a segment.
+#[derive(Debug, Clone, Copy)]
+struct IndexCursor {
+    bytes_since_index: u64,
+    max: MaxTimestamp,
+    last_time_entry: i64,
+}
+
+impl IndexCursor {
+    /// Accounts for one batch at `position`; pushes the index entries that are due.
+    fn add(
+        &mut self,
+        base_offset: i64,
+        position: u64,
+        header: &BatchHeader,
+        interval: u32,
+        offsets: &mut Vec<OffsetEntry>,
+        times: &mut Vec<TimeEntry>,
+    ) {
+        if header.max_timestamp > self.max.timestamp {
+            self.max = MaxTimestamp {
+                timestamp: header.max_timestamp,
+                batch_offset: header.base_offset,
+            };
+        }
+        if self.bytes_since_index > u64::from(interval) {
+            offsets.push(OffsetEntry {
+                relative_offset: (header.base_offset - base_offset) as u32,
+                position: position as u32,
+            });
+            self.maybe_time_entry(base_offset, times);
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += header.size() as u64;
+    }
+
+    fn maybe_time_entry(&mut self, base_offset: i64, times: &mut Vec<TimeEntry>) {
+        if self.max.timestamp > self.last_time_entry {
+            times.push(TimeEntry {
+                timestamp: self.max.timestamp,
+                relative_offset: (self.max.batch_offset - base_offset) as u32,
+            });
+            self.last_time_entry = self.max.timestamp;
+        }
+    }
+}
+
+/// One segment of a partition log.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    base_offset: i64,
+    log_path: PathBuf,
+    log: File,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    /// Bytes of whole, indexed batches that readers may see.
+    size: AtomicU64,
+    max_timestamp: RwLock<MaxTimestamp>,
+    /// Wall-clock ms of the first append (for `segment.ms`), -1 before any.
+    rolling_ms: AtomicI64,
+    bytes_since_index: AtomicU64,
+}
+
+impl Segment {
+    /// Creates a new empty segment (replacing any files of the same base offset).
+    pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, LogError> {
+        let log_path = dir.join(log_file_name(base_offset));
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .map_err(|e| LogError::file(&log_path, e))?;
+        let offset_index = OffsetIndex::create(&dir.join(index_file_name(base_offset)))?;
+        let time_index = TimeIndex::create(&dir.join(time_index_file_name(base_offset)))?;
+        Ok(Segment {
+            base_offset,
+            log_path,
+            log,
+            offset_index,
+            time_index,
+            size: AtomicU64::new(0),
+            max_timestamp: RwLock::new(MaxTimestamp::NONE),
+            rolling_ms: AtomicI64::new(-1),
+            bytes_since_index: AtomicU64::new(0),
+        })
+    }
+
+    /// Opens an existing segment; its indexes are loaded but not yet checked (see
+    /// `check_on_open` / `recover`). Returns whether either index file was missing or
+    /// malformed.
+    pub(crate) fn open(dir: &Path, base_offset: i64) -> Result<(Segment, bool), LogError> {
+        let log_path = dir.join(log_file_name(base_offset));
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .map_err(|e| LogError::file(&log_path, e))?;
+        let size = log
+            .metadata()
+            .map_err(|e| LogError::file(&log_path, e))?
+            .len();
+        let (offset_index, offset_state) =
+            OffsetIndex::open(&dir.join(index_file_name(base_offset)))?;
+        let (time_index, time_state) =
+            TimeIndex::open(&dir.join(time_index_file_name(base_offset)))?;
+        let damaged =
+            offset_state != IndexFileState::Loaded || time_state != IndexFileState::Loaded;
+        let max = time_index
+            .last()
+            .map(|e| MaxTimestamp {
+                timestamp: e.timestamp,
+                batch_offset: base_offset + i64::from(e.relative_offset),
+            })
+            .unwrap_or(MaxTimestamp::NONE);
+        Ok((
+            Segment {
+                base_offset,
+                log_path,
+                log,
+                offset_index,
+                time_index,
+                size: AtomicU64::new(size),
+                max_timestamp: RwLock::new(max),
+                rolling_ms: AtomicI64::new(-1),
+                bytes_since_index: AtomicU64::new(0),
+            },
+            damaged,
+        ))
+    }
+
+    pub(crate) fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Published size in bytes.
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn max_timestamp(&self) -> MaxTimestamp {
+        *self
+            .max_timestamp
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_max_timestamp(&self, max: MaxTimestamp) {
+        *self
+            .max_timestamp
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = max;
+    }
+
+    /// The timestamp retention compares against: the largest record timestamp, or the file's
+    /// modification time when no batch carries one (Kafka's `largestTimestamp`).
+    pub(crate) fn largest_timestamp_for_retention(&self) -> i64 {
+        let max = self.max_timestamp().timestamp;
+        if max >= 0 {
+            return max;
+        }
+        self.log
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(-1)
+    }
+
+    /// Wall-clock time of the first append, -1 if none yet.
+    pub(crate) fn rolling_ms(&self) -> i64 {
+        self.rolling_ms.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_rolling_ms(&self, ms: i64) {
+        self.rolling_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn relative(&self, offset: i64) -> u64 {
+        offset.saturating_sub(self.base_offset).max(0) as u64
+    }
+
+    fn cursor(&self, limit: u64, window: usize) -> BatchCursor<'_> {
+        BatchCursor::new(&self.log, &self.log_path, limit, window)
+    }
+
+    /// Appends whole, validated batches (`spans` positions are relative to `bytes`). Everything
+    /// is written before the new size is published; on failure nothing is published and the
+    /// files are cut back.
+    pub(crate) fn append(
+        &self,
+        bytes: &[u8],
+        spans: &[BatchSpan],
+        index_interval: u32,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        let start = self.size.load(Ordering::Acquire);
+        if let Err(e) = self.log.write_all_at(bytes, start) {
+            let _ = self.log.set_len(start);
+            return Err(LogError::file(&self.log_path, e));
+        }
+        let mut cursor = IndexCursor {
+            bytes_since_index: self.bytes_since_index.load(Ordering::Relaxed),
+            max: self.max_timestamp(),
+            last_time_entry: self.time_index.last().map_or(-1, |e| e.timestamp),
+        };
+        let mut offsets = Vec::new();
+        let mut times = Vec::new();
+        for span in spans {
+            cursor.add(
+                self.base_offset,
+                start + span.position as u64,
+                &span.header,
+                index_interval,
+                &mut offsets,
+                &mut times,
+            );
+        }
+        let written = self
+            .offset_index
+            .append_file(&offsets)
+            .and_then(|()| self.time_index.append_file(&times));
+        if let Err(e) = written {
+            self.offset_index.discard_unpublished();
+            self.time_index.discard_unpublished();
+            let _ = self.log.set_len(start);
+            return Err(e);
+        }
+        self.size
+            .store(start + bytes.len() as u64, Ordering::Release);
+        self.offset_index.publish(&offsets);
+        self.time_index.publish(&times);
+        self.set_max_timestamp(cursor.max);
+        self.bytes_since_index
+            .store(cursor.bytes_since_index, Ordering::Relaxed);
+        if self.rolling_ms() < 0 {
+            self.set_rolling_ms(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Adds a last time index entry for the segment's largest timestamp if the index does not
+    /// end with it yet (done when the segment stops being active, and at close).
+    pub(crate) fn finish_time_index(&self) -> Result<(), LogError> {
+        let max = self.max_timestamp();
+        let last = self.time_index.last().map_or(-1, |e| e.timestamp);
+        if max.timestamp > last {
+            self.time_index.append(&[TimeEntry {
+                timestamp: max.timestamp,
+                relative_offset: self.relative(max.batch_offset) as u32,
+            }])?;
+        }
+        Ok(())
+    }
+
+    /// fsyncs the log file and both indexes.
+    pub(crate) fn sync(&self) -> Result<(), LogError> {
+        self.log
+            .sync_data()
+            .map_err(|e| LogError::file(&self.log_path, e))?;
+        self.offset_index.sync()?;
+        self.time_index.sync()
+    }
+
+    /// Removes the segment's files (open handles stay readable until dropped).
+    pub(crate) fn delete_files(&self) -> Result<(), LogError> {
+        for path in [
+            self.log_path.as_path(),
+            self.offset_index.path(),
+            self.time_index.path(),
+        ] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::file(path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates every batch (structure, offsets, CRC) from the start of the file, truncates
+    /// the file at the first invalid or partial batch, and rebuilds both indexes.
+    pub(crate) fn recover(&self, index_interval: u32) -> Result<Recovered, LogError> {
+        let file_len = self
+            .log
+            .metadata()
+            .map_err(|e| LogError::file(&self.log_path, e))?
+            .len();
+        let mut cursor = self.cursor(file_len, RECOVERY_WINDOW);
+        let mut indexing = IndexCursor {
+            bytes_since_index: 0,
+            max: MaxTimestamp::NONE,
+            last_time_entry: -1,
+        };
+        let mut offsets = Vec::new();
+        let mut times = Vec::new();
+        let mut pos = 0u64;
+        let mut next_offset: Option<i64> = None;
+        let mut first_max_timestamp = -1;
+        loop {
+            let header = match cursor.header_at(pos)? {
+                HeaderAt::End => break,
+                HeaderAt::Invalid(reason) => {
+                    tracing::warn!(path = %self.log_path.display(), position = pos, %reason, "truncating invalid segment tail");
+                    break;
+                }
+                HeaderAt::Batch(h) => h,
+            };
+            let min_base = next_offset.unwrap_or(self.base_offset);
+            if header.base_offset < min_base
+                || header.last_offset() - self.base_offset > MAX_RELATIVE_OFFSET
+            {
+                tracing::warn!(path = %self.log_path.display(), position = pos, base_offset = header.base_offset, "truncating at out-of-order batch offset");
+                break;
+            }
+            if !crc_matches(cursor.bytes(pos, header.size())?) {
+                tracing::warn!(path = %self.log_path.display(), position = pos, "truncating at batch with bad CRC");
+                break;
+            }
+            if next_offset.is_none() {
+                first_max_timestamp = header.max_timestamp;
+            }
+            indexing.add(
+                self.base_offset,
+                pos,
+                &header,
+                index_interval,
+                &mut offsets,
+                &mut times,
+            );
+            next_offset = Some(header.next_offset());
+            pos += header.size() as u64;
+        }
+        let truncated_bytes = file_len - pos;
+        if truncated_bytes > 0 {
+            self.log
+                .set_len(pos)
+                .map_err(|e| LogError::file(&self.log_path, e))?;
+        }
+        indexing.maybe_time_entry(self.base_offset, &mut times);
+        self.offset_index.replace(offsets)?;
+        self.time_index.replace(times)?;
+        self.size.store(pos, Ordering::Release);
+        self.set_max_timestamp(indexing.max);
+        self.bytes_since_index
+            .store(indexing.bytes_since_index, Ordering::Relaxed);
+        if next_offset.is_some() {
+            self.set_rolling_ms(first_max_timestamp);
+        }
+        Ok(Recovered {
+            next_offset,
+            truncated_bytes,
+        })
+    }
+
+    /// Checks a segment opened without recovery: indexes consistent with the log, and (for the
+    /// last segment, `next_base == None`) a structurally sound tail, whose end offset it
+    /// returns. `index_file_damaged` comes from `open`.
+    pub(crate) fn check_on_open(
+        &self,
+        next_base: Option<i64>,
+        index_file_damaged: bool,
+    ) -> Result<OpenCheck, LogError> {
+        if index_file_damaged {
+            return Ok(OpenCheck::NeedsRecovery);
+        }
+        let size = self.size();
+        let max_relative = match next_base {
+            Some(next) => (next - self.base_offset - 1).max(0) as u64,
+            None => MAX_RELATIVE_OFFSET as u64,
+        };
+        if !self.offset_index.is_consistent(size, max_relative)
+            || !self.time_index.is_consistent(max_relative)
+        {
+            return Ok(OpenCheck::NeedsRecovery);
+        }
+        let mut cursor = self.cursor(size, SCAN_WINDOW);
+        let mut pos = 0u64;
+        if let Some(last) = self.offset_index.last() {
+            pos = u64::from(last.position);
+            match cursor.header_at(pos)? {
+                HeaderAt::Batch(h)
+                    if h.base_offset == self.base_offset + i64::from(last.relative_offset) => {}
+                _ => return Ok(OpenCheck::NeedsRecovery),
+            }
+        }
+        if size > 0 {
+            match cursor.header_at(0)? {
+                HeaderAt::Batch(h) if h.base_offset >= self.base_offset => {
+                    self.set_rolling_ms(h.max_timestamp);
+                }
+                _ => return Ok(OpenCheck::NeedsRecovery),
+            }
+        }
+        if next_base.is_some() {
+            return Ok(OpenCheck::Consistent { next_offset: None });
+        }
+        // The active segment: walk the tail to find the end offset and its timestamps.
+        let mut max = self.max_timestamp();
+        let mut next_offset = None;
+        let mut since_index = 0u64;
+        loop {
+            match cursor.header_at(pos)? {
+                HeaderAt::End => break,
+                HeaderAt::Invalid(_) => return Ok(OpenCheck::NeedsRecovery),
+                HeaderAt::Batch(h) => {
+                    if next_offset.is_some_and(|n| h.base_offset < n) {
+                        return Ok(OpenCheck::NeedsRecovery);
+                    }
+                    if h.max_timestamp > max.timestamp {
+                        max = MaxTimestamp {
+                            timestamp: h.max_timestamp,
+                            batch_offset: h.base_offset,
+                        };
+                    }
+                    next_offset = Some(h.next_offset());
+                    since_index += h.size() as u64;
+                    pos += h.size() as u64;
+                }
+            }
+        }
+        self.set_max_timestamp(max);
+        self.bytes_since_index.store(since_index, Ordering::Relaxed);
+        Ok(OpenCheck::Consistent { next_offset })
+    }
+
+    /// Position of the first batch whose last offset is `>= offset`, with its header.
+    fn locate(
+        &self,
+        cursor: &mut BatchCursor<'_>,
+        offset: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let mut pos = self
+            .offset_index
+            .lookup(self.relative(offset))
+            .map_or(0, |e| u64::from(e.position));
+        loop {
+            match cursor.header_at(pos)? {
+                HeaderAt::End => return Ok(None),
+                HeaderAt::Invalid(reason) => {
+                    return Err(LogError::CorruptLog {
+                        path: self.log_path.clone(),
+                        position: pos,
+                        reason,
+                    });
+                }
+                HeaderAt::Batch(h) if h.last_offset() >= offset => return Ok(Some((pos, h))),
+                HeaderAt::Batch(h) => pos += h.size() as u64,
+            }
+        }
+    }
+
+    /// Reads whole batches starting with the one that holds `offset` (or the first after it):
+    /// always that first batch, then more while the total stays within `max_bytes` and each
+    /// batch ends below `upper_bound`.
+    pub(crate) fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+    ) -> Result<SegmentRead, LogError> {
+        let limit = self.size();
+        let window = max_bytes.saturating_add(SCAN_WINDOW).min(MAX_READ_WINDOW);
+        let mut cursor = self.cursor(limit, window);
+        let Some((start, first)) = self.locate(&mut cursor, offset)? else {
+            return Ok(SegmentRead::Beyond);
+        };
+        if first.last_offset() >= upper_bound {
+            return Ok(SegmentRead::Bounded);
+        }
+        let mut end = start + first.size() as u64;
+        loop {
+            match cursor.header_at(end)? {
+                HeaderAt::Batch(h)
+                    if h.last_offset() < upper_bound
+                        && (end - start) + h.size() as u64 <= max_bytes as u64 =>
+                {
+                    end += h.size() as u64;
+                }
+                _ => break,
+            }
+        }
+        Ok(SegmentRead::Data(
+            cursor.take(start, (end - start) as usize)?,
+        ))
+    }
+
+    /// Walks batch headers from the batch holding `from_offset` to the end, handing each with
+    /// its position and the cursor (to fetch batch bytes) to `visit`.
+    pub(crate) fn scan_from<F>(&self, from_offset: i64, mut visit: F) -> Result<(), LogError>
+    where
+        F: FnMut(&BatchHeader, u64, &mut BatchCursor<'_>) -> Result<(), LogError>,
+    {
+        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
+        let Some((mut pos, _)) = self.locate(&mut cursor, from_offset)? else {
+            return Ok(());
+        };
+        loop {
+            match cursor.header_at(pos)? {
+                HeaderAt::End => return Ok(()),
+                HeaderAt::Invalid(reason) => {
+                    return Err(LogError::CorruptLog {
+                        path: self.log_path.clone(),
+                        position: pos,
+                        reason,
+                    });
+                }
+                HeaderAt::Batch(h) => {
+                    visit(&h, pos, &mut cursor)?;
+                    pos += h.size() as u64;
+                }
+            }
+        }
+    }
+
+    /// First record at or after `start_offset` whose timestamp is `>= target`:
+    /// `(offset, timestamp)`.
+    pub(crate) fn find_by_timestamp(
+        &self,
+        target: i64,
+        start_offset: i64,
+    ) -> Result<Option<(i64, i64)>, LogError> {
+        let from = self
+            .time_index
+            .lookup(target)
+            .map_or(self.base_offset, |e| {
+                self.base_offset + i64::from(e.relative_offset)
+            })
+            .max(start_offset);
+        let mut found = None;
+        self.scan_from(from, |h, pos, cursor| {
+            if found.is_some() || h.last_offset() < start_offset || h.max_timestamp < target {
+                return Ok(());
+            }
+            let records = decode_offsets_and_timestamps(h, cursor.bytes(pos, h.size())?).map_err(
+                |reason| LogError::CorruptLog {
+                    path: self.log_path.clone(),
+                    position: pos,
+                    reason,
+                },
+            )?;
+            found = records
+                .into_iter()
+                .find(|&(offset, ts)| offset >= start_offset && ts >= target);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// The first record of the batch based at `batch_offset` whose timestamp equals
+    /// `timestamp`: `(offset, timestamp)`.
+    pub(crate) fn record_with_timestamp(
+        &self,
+        batch_offset: i64,
+        timestamp: i64,
+    ) -> Result<Option<(i64, i64)>, LogError> {
+        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
+        let Some((pos, h)) = self.locate(&mut cursor, batch_offset)? else {
+            return Ok(None);
+        };
+        let records =
+            decode_offsets_and_timestamps(&h, cursor.bytes(pos, h.size())?).map_err(|reason| {
+                LogError::CorruptLog {
+                    path: self.log_path.clone(),
+                    position: pos,
+                    reason,
+                }
+            })?;
+        Ok(records
+            .into_iter()
+            .find(|&(_, ts)| ts == timestamp)
+            .or(Some((h.base_offset, timestamp))))
+    }
+}
+
+/// `(offset, timestamp)` of every record of one batch, decompressing as needed. Under
+/// log-append time every record carries the batch's max timestamp.
+fn decode_offsets_and_timestamps(
+    header: &BatchHeader,
+    batch: &[u8],
+) -> Result<Vec<(i64, i64)>, String> {
+    let mut bytes = Bytes::copy_from_slice(batch);
+    let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(set
+        .records
+        .iter()
+        .map(|r| {
+            let ts = if header.is_log_append_time() {
+                header.max_timestamp
+            } else {
+                r.timestamp
+            };
+            (r.offset, ts)
+        })
+        .collect())
+}
