@@ -136,6 +136,14 @@ class BackgroundProducer(threading.Thread):
         left = self.p.flush(timeout)
         return left
 
+    def close(self):
+        # Destroy the librdkafka handle now rather than at garbage collection, so
+        # it stops reconnecting (and logging) during later tests.
+        close = getattr(self.p, "close", None)
+        if close is not None:
+            close()
+        self.p = None
+
 
 def test_kill9_loses_no_acknowledged_record(strait_factory, topic_name):
     srv = strait_factory()
@@ -143,14 +151,19 @@ def test_kill9_loses_no_acknowledged_record(strait_factory, topic_name):
 
     bp = BackgroundProducer(srv.bootstrap, topic_name)
     bp.start()
-    deadline = time.monotonic() + 30
-    while len(bp.acked) < 3000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    acked_before_kill = len(bp.acked)
-    assert acked_before_kill > 0, f"nothing acknowledged in 30s (first error: {bp.first_error})"
+    try:
+        deadline = time.monotonic() + 30
+        while len(bp.acked) < 3000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        acked_before_kill = len(bp.acked)
+        assert acked_before_kill > 0, f"nothing acknowledged in 30s (first error: {bp.first_error})"
 
-    srv.kill9()                       # mid-stream: the producer is still sending
-    left = bp.halt(timeout=20)        # outstanding messages time out (broker is down)
+        srv.kill9()                       # mid-stream: the producer is still sending
+        left = bp.halt(timeout=20)        # outstanding messages time out (broker is down)
+    finally:
+        if bp.is_alive():
+            bp.halt(timeout=5)
+        bp.close()
     assert left == 0, f"{left} messages without a delivery report"
     acked = dict(bp.acked)
     assert not bp.double_acks, f"offsets acknowledged twice: {bp.double_acks[:10]}"

@@ -23,8 +23,6 @@ def common(bootstrap, api_version):
     conf = {"bootstrap_servers": bootstrap, "request_timeout_ms": 20000}
     if api_version is not None:
         conf["api_version"] = api_version
-    else:
-        conf["api_version_auto_timeout_ms"] = 10000
     return conf
 
 
