@@ -61,7 +61,7 @@ pub fn parse_args<A: clap::Parser>(
                 Err(0)
             }
             clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                let _ = write!(console.err, "{}", err.render());
+                let _ = writeln!(console.err, "too few arguments; see --help");
                 Err(1)
             }
             _ => {

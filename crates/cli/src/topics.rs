@@ -442,9 +442,12 @@ async fn create_topic(
         Some(text) if !text.is_empty() => parse_replica_assignment(text)?,
         _ => BTreeMap::new(),
     };
-    if name.contains('.') || name.contains('_') {
+    if name.contains('.') && name.contains('_') {
+        // Kafka prints this on stdout for any '.' or '_'; here it is printed only when
+        // the name mixes both (the case that can actually collide), and on stderr so
+        // stdout stays "Created topic NAME." for scripts.
         writeln!(
-            console.out,
+            console.err,
             "WARNING: Due to limitations in metric names, topics with a period ('.') or underscore ('_') could collide. To avoid issues it is best to use either, but not both."
         )?;
     }

@@ -148,9 +148,18 @@ impl KafkaClient {
         &self,
         topics: Option<&[String]>,
     ) -> Result<VersionedResponse<MetadataResponse>, ClientError> {
+        self.fetch_metadata_as("fetchMetadata", topics).await
+    }
+
+    /// [`KafkaClient::fetch_metadata`] with the call named `call` in timeout errors.
+    pub(crate) async fn fetch_metadata_as(
+        &self,
+        call: &str,
+        topics: Option<&[String]>,
+    ) -> Result<VersionedResponse<MetadataResponse>, ClientError> {
         let wanted: Option<Vec<String>> = topics.map(<[String]>::to_vec);
         let response = self
-            .call("fetchMetadata", &Route::Any, |version| {
+            .call(call, &Route::Any, |version| {
                 metadata_request(wanted.as_deref(), version)
             })
             .await?;

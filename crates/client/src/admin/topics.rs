@@ -262,7 +262,7 @@ impl KafkaClient {
         &self,
         include_internal: bool,
     ) -> Result<Vec<TopicListing>, ClientError> {
-        let response = self.fetch_metadata(None).await?;
+        let response = self.fetch_metadata_as("listTopics", None).await?;
         let mut listings: Vec<TopicListing> = response
             .body
             .topics
@@ -401,7 +401,9 @@ impl KafkaClient {
         &self,
         names: &[String],
     ) -> Result<ItemResults<String, TopicDescription>, ClientError> {
-        let response = self.fetch_metadata(Some(names)).await?;
+        let response = self
+            .fetch_metadata_as("describeTopics", Some(names))
+            .await?;
         let mut results = BTreeMap::new();
         for topic in &response.body.topics {
             let Some(name) = topic.name.as_ref().map(|n| n.0.to_string()) else {
