@@ -9,6 +9,7 @@ pub mod config;
 pub mod errors;
 pub mod group;
 mod handlers;
+mod local_cluster;
 mod producer_ids;
 mod server;
 mod state;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use strait_metadata::{EmbeddedStore, MetadataError, MetadataStore};
-use strait_protocol::{ProtocolError, decode_request, encode_response, read_frame, write_frame};
+use strait_protocol::{
+    Incoming, ProtocolError, decode_incoming, encode_response, read_frame, write_frame,
+};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
@@ -148,6 +150,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         admin: Mutex::new(()),
         producer_ids: ProducerIdAllocator::default(),
         groups,
+        links: std::sync::OnceLock::new(),
     });
     {
         let b = broker.clone();
@@ -158,6 +161,11 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         .await
         .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
     }
+    let engine = strait_link::LinkEngine::start(Arc::new(crate::local_cluster::LocalBroker {
+        broker: Arc::downgrade(&broker),
+        store: broker.store.clone(),
+    }));
+    let _ = broker.links.set(engine);
     tokio::spawn(crate::upkeep::run(broker.clone()));
 
     for (name, listener, port) in bound {
@@ -221,20 +229,24 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
                 return;
             }
         };
-        let (api_key, version, correlation_id, response) = match decode_request(frame) {
-            Ok(request) => {
-                let api_key = request.api_key;
-                let version = request.version();
-                let correlation_id = request.header.correlation_id;
-                let response = match handlers::handle(&broker, request, &ctx).await {
-                    handlers::Reply::Send(r) => Some(r),
-                    handlers::Reply::Nothing => None,
-                    handlers::Reply::Close => {
-                        tracing::info!("closing connection from {peer}: {api_key:?} is not served");
+        let request = match decode_incoming(frame) {
+            Ok(Incoming::Kafka(request)) => request,
+            Ok(Incoming::Admin(frame)) => {
+                let correlation_id = frame.correlation_id;
+                match handlers::links::handle(&broker, frame).await {
+                    Ok(bytes) => {
+                        if write_response(&mut writer, &bytes, peer).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "closing connection from {peer}: admin response {correlation_id}: {e}"
+                        );
                         return;
                     }
-                };
-                (api_key, version, correlation_id, response)
+                }
+                continue;
             }
             Err(ProtocolError::UnsupportedVersion {
                 api_key: ApiKey::ApiVersions,
@@ -244,20 +256,29 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
                 // v0 response carrying UNSUPPORTED_VERSION and its versions.
                 let mut resp = handlers::api_versions::served();
                 resp.error_code = kafka_protocol::error::ResponseError::UnsupportedVersion.code();
-                (
-                    ApiKey::ApiVersions,
-                    0,
-                    header.correlation_id,
-                    Some(ResponseKind::ApiVersions(resp)),
-                )
+                let body = ResponseKind::ApiVersions(resp);
+                match encode_response(ApiKey::ApiVersions, 0, header.correlation_id, &body) {
+                    Ok(bytes) if write_response(&mut writer, &bytes, peer).await.is_ok() => {
+                        continue;
+                    }
+                    _ => return,
+                }
             }
             Err(e) => {
                 tracing::info!("closing connection from {peer}: {e}");
                 return;
             }
         };
-        let Some(response) = response else {
-            continue; // acks=0 produce: no response
+        let api_key = request.api_key;
+        let version = request.version();
+        let correlation_id = request.header.correlation_id;
+        let response = match handlers::handle(&broker, request, &ctx).await {
+            handlers::Reply::Send(r) => r,
+            handlers::Reply::Nothing => continue, // acks=0 produce: no response
+            handlers::Reply::Close => {
+                tracing::info!("closing connection from {peer}: {api_key:?} is not served");
+                return;
+            }
         };
         let bytes = match encode_response(api_key, version, correlation_id, &response) {
             Ok(b) => b,
@@ -266,13 +287,25 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
                 return;
             }
         };
-        if let Err(e) = write_frame(&mut writer, &bytes).await {
-            tracing::debug!("write to {peer} failed: {e}");
-            return;
-        }
-        if let Err(e) = writer.flush().await {
-            tracing::debug!("write to {peer} failed: {e}");
+        if write_response(&mut writer, &bytes, peer).await.is_err() {
             return;
         }
     }
+}
+
+/// Writes one response frame and flushes it.
+async fn write_response<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+    peer: std::net::SocketAddr,
+) -> Result<(), ()> {
+    if let Err(e) = write_frame(writer, bytes).await {
+        tracing::debug!("write to {peer} failed: {e}");
+        return Err(());
+    }
+    if let Err(e) = writer.flush().await {
+        tracing::debug!("write to {peer} failed: {e}");
+        return Err(());
+    }
+    Ok(())
 }

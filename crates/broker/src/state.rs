@@ -28,6 +28,8 @@ pub struct Broker {
     pub producer_ids: ProducerIdAllocator,
     /// Consumer groups and their committed offsets.
     pub groups: GroupCoordinator,
+    /// Cluster links and mirror topics; set once the broker is up.
+    pub links: std::sync::OnceLock<Arc<strait_link::LinkEngine>>,
 }
 
 impl Broker {
@@ -41,6 +43,11 @@ impl Broker {
             Some(l) => (l.host.as_str(), i32::from(l.port)),
             None => ("127.0.0.1", 9092),
         }
+    }
+
+    /// Whether `topic` is a mirror that refuses client writes.
+    pub fn is_read_only_mirror(&self, topic: &str) -> bool {
+        self.links.get().is_some_and(|l| l.is_read_only(topic))
     }
 
     pub fn cluster_id(&self) -> String {

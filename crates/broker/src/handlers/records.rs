@@ -25,6 +25,13 @@ pub async fn delete(broker: &Arc<Broker>, req: DeleteRecordsRequest) -> DeleteRe
                 .partition(topic.name.0.as_str(), dp.partition_index)
             {
                 None => r.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                Some(partition) if broker.is_read_only_mirror(&partition.topic) => {
+                    tracing::info!(
+                        "refused to delete records of read-only mirror topic '{}'",
+                        partition.topic
+                    );
+                    r.error_code = ResponseError::InvalidRequest.code();
+                }
                 Some(partition) => {
                     // -1 means "up to the high watermark".
                     let target = if dp.offset == -1 {

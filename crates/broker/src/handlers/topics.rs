@@ -330,7 +330,12 @@ pub async fn delete(
         .await
         .unwrap_or_else(|e| Err((ResponseError::UnknownServerError, e.to_string())));
         match outcome {
-            Ok(()) => tracing::info!("deleted topic {}", live.name),
+            Ok(()) => {
+                if let Some(engine) = broker.links.get() {
+                    engine.topic_deleted(&live.name);
+                }
+                tracing::info!("deleted topic {}", live.name)
+            }
             Err((code, message)) => {
                 result.error_code = code.code();
                 result.error_message = Some(str_bytes(message));
@@ -384,6 +389,14 @@ async fn grow(
         ));
     };
     let current = record.partitions as i32;
+    if broker.is_read_only_mirror(name) && count > current {
+        return Err((
+            ResponseError::InvalidPartitions,
+            format!(
+                "Cannot set '{count}' partitions for topic '{name}', exceeds linked topic's '{current}' partitions."
+            ),
+        ));
+    }
     if count < current {
         return Err((
             ResponseError::InvalidPartitions,

@@ -1,0 +1,519 @@
+//! Link configuration: the client settings used to reach the source cluster
+//! and the link properties, with Confluent's names and defaults. Owns parsing,
+//! validation and the sensitive-value rules; must never open connections.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::filters::{GroupFilters, TopicFilters};
+
+/// A link property the engine understands.
+pub struct LinkPropertyDef {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+    pub kind: PropertyKind,
+    /// Whether it may change after the link exists.
+    pub alterable: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PropertyKind {
+    Bool,
+    Long,
+    Text,
+    GroupFilters,
+    TopicFilters,
+    AclFilters,
+    OneOf(&'static [&'static str]),
+}
+
+macro_rules! prop {
+    ($name:expr, $default:expr, $kind:expr) => {
+        LinkPropertyDef {
+            name: $name,
+            default: $default,
+            kind: $kind,
+            alterable: true,
+        }
+    };
+    ($name:expr, $default:expr, $kind:expr, fixed) => {
+        LinkPropertyDef {
+            name: $name,
+            default: $default,
+            kind: $kind,
+            alterable: false,
+        }
+    };
+}
+
+/// Link properties (Confluent's "Link Properties").
+pub const LINK_PROPERTIES: &[LinkPropertyDef] = &[
+    prop!("acl.filters", None, PropertyKind::AclFilters),
+    prop!("acl.sync.enable", Some("false"), PropertyKind::Bool),
+    prop!("acl.sync.ms", Some("5000"), PropertyKind::Long),
+    prop!(
+        "auto.create.mirror.topics.enable",
+        Some("false"),
+        PropertyKind::Bool
+    ),
+    prop!(
+        "auto.create.mirror.topics.filters",
+        None,
+        PropertyKind::TopicFilters
+    ),
+    prop!(
+        "availability.check.consecutive.failure.threshold",
+        Some("5"),
+        PropertyKind::Long
+    ),
+    prop!("availability.check.ms", Some("60000"), PropertyKind::Long),
+    prop!("cluster.link.paused", Some("false"), PropertyKind::Bool),
+    prop!("cluster.link.prefix", None, PropertyKind::Text, fixed),
+    prop!(
+        "cluster.link.retry.timeout.ms",
+        Some("300000"),
+        PropertyKind::Long
+    ),
+    prop!(
+        "connection.mode",
+        Some("OUTBOUND"),
+        PropertyKind::OneOf(&["OUTBOUND", "INBOUND"]),
+        fixed
+    ),
+    prop!(
+        "consumer.group.prefix.enable",
+        Some("false"),
+        PropertyKind::Bool
+    ),
+    prop!(
+        "consumer.offset.group.filters",
+        None,
+        PropertyKind::GroupFilters
+    ),
+    prop!(
+        "consumer.offset.sync.enable",
+        Some("false"),
+        PropertyKind::Bool
+    ),
+    prop!("consumer.offset.sync.ms", Some("30000"), PropertyKind::Long),
+    prop!(
+        "link.mode",
+        Some("DESTINATION"),
+        PropertyKind::OneOf(&["DESTINATION", "SOURCE", "BIDIRECTIONAL"]),
+        fixed
+    ),
+    prop!("metadata.max.age.ms", Some("300000"), PropertyKind::Long),
+    prop!(
+        "mirror.start.offset.spec",
+        Some("earliest"),
+        PropertyKind::Text
+    ),
+    prop!("num.cluster.link.fetchers", Some("1"), PropertyKind::Long),
+    prop!(
+        "replica.fetch.max.bytes",
+        Some("1048576"),
+        PropertyKind::Long
+    ),
+    prop!("replica.fetch.min.bytes", Some("1"), PropertyKind::Long),
+    prop!(
+        "replica.fetch.response.max.bytes",
+        Some("10485760"),
+        PropertyKind::Long
+    ),
+    prop!("replica.fetch.wait.max.ms", Some("500"), PropertyKind::Long),
+    prop!("replica.fetch.backoff.ms", Some("1000"), PropertyKind::Long),
+    prop!("topic.config.sync.include", None, PropertyKind::Text),
+    prop!("topic.config.sync.ms", Some("5000"), PropertyKind::Long),
+];
+
+/// Client settings (for reaching the source) that links accept.
+const CLIENT_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "client.dns.lookup",
+    "client.id",
+    "connections.max.idle.ms",
+    "default.api.timeout.ms",
+    "metadata.max.age.ms",
+    "reconnect.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "request.timeout.ms",
+    "retry.backoff.ms",
+    "security.protocol",
+    "socket.connection.setup.timeout.max.ms",
+    "socket.connection.setup.timeout.ms",
+];
+const CLIENT_PREFIXES: &[&str] = &["ssl.", "sasl."];
+
+/// Values never printed or logged.
+pub fn is_sensitive(key: &str) -> bool {
+    key == "sasl.jaas.config"
+        || key.ends_with(".password")
+        || key == "ssl.keystore.key"
+        || key == "ssl.keystore.certificate.chain"
+        || key.contains("secret")
+}
+
+pub fn property(name: &str) -> Option<&'static LinkPropertyDef> {
+    LINK_PROPERTIES.iter().find(|p| p.name == name)
+}
+
+fn is_client_key(key: &str) -> bool {
+    CLIENT_KEYS.contains(&key) || CLIENT_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LinkConfigError {
+    #[error("Unknown cluster link config: {0}")]
+    Unknown(String),
+    #[error("Invalid value {value} for cluster link config {name}: {reason}")]
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    #[error("Missing required cluster link config: {0}")]
+    Missing(&'static str),
+    #[error("Cluster link config {0} cannot be altered after the link is created")]
+    NotAlterable(String),
+}
+
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> LinkConfigError {
+    LinkConfigError::Invalid {
+        name: name.to_string(),
+        value: if is_sensitive(name) {
+            "[hidden]".into()
+        } else {
+            value.to_string()
+        },
+        reason: reason.into(),
+    }
+}
+
+/// Validates one key/value pair.
+pub fn validate_entry(name: &str, value: &str) -> Result<(), LinkConfigError> {
+    if let Some(def) = property(name) {
+        match def.kind {
+            PropertyKind::Bool => {
+                if !matches!(value, "true" | "false") {
+                    return Err(invalid(
+                        name,
+                        value,
+                        "Expected value to be either true or false",
+                    ));
+                }
+            }
+            PropertyKind::Long => {
+                let n: i64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(name, value, "Not a number of type LONG"))?;
+                if n < 0 {
+                    return Err(invalid(name, value, "Value must be at least 0"));
+                }
+            }
+            PropertyKind::OneOf(allowed) => {
+                if !allowed.contains(&value) {
+                    return Err(invalid(
+                        name,
+                        value,
+                        format!("String must be one of: {}", allowed.join(", ")),
+                    ));
+                }
+            }
+            PropertyKind::GroupFilters => {
+                GroupFilters::parse(value).map_err(|e| invalid(name, value, e.to_string()))?;
+            }
+            PropertyKind::TopicFilters => {
+                TopicFilters::parse(value).map_err(|e| invalid(name, value, e.to_string()))?;
+            }
+            PropertyKind::AclFilters => {
+                crate::filters::AclFilters::parse(value)
+                    .map_err(|e| invalid(name, value, e.to_string()))?;
+            }
+            PropertyKind::Text => {
+                if name == "mirror.start.offset.spec" {
+                    StartOffsetSpec::parse(value).map_err(|e| invalid(name, value, e))?;
+                }
+                if name == "cluster.link.prefix"
+                    && !value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                {
+                    return Err(invalid(
+                        name,
+                        value,
+                        "a prefix may only contain ASCII alphanumerics, '.', '_' and '-'",
+                    ));
+                }
+            }
+        }
+        return Ok(());
+    }
+    if is_client_key(name) {
+        if name == "security.protocol"
+            && !matches!(
+                value.to_ascii_uppercase().as_str(),
+                "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL"
+            )
+        {
+            return Err(invalid(
+                name,
+                value,
+                "must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+            ));
+        }
+        if name == "bootstrap.servers" && value.trim().is_empty() {
+            return Err(invalid(name, value, "must not be empty"));
+        }
+        return Ok(());
+    }
+    Err(LinkConfigError::Unknown(name.to_string()))
+}
+
+/// Validates a whole set of configs for a new link.
+pub fn validate_new(configs: &BTreeMap<String, String>) -> Result<(), LinkConfigError> {
+    for (k, v) in configs {
+        validate_entry(k, v)?;
+    }
+    if configs
+        .get("link.mode")
+        .map(String::as_str)
+        .unwrap_or("DESTINATION")
+        == "DESTINATION"
+        && configs
+            .get("connection.mode")
+            .map(String::as_str)
+            .unwrap_or("OUTBOUND")
+            == "OUTBOUND"
+        && !configs.contains_key("bootstrap.servers")
+    {
+        return Err(LinkConfigError::Missing("bootstrap.servers"));
+    }
+    Ok(())
+}
+
+/// Applies an alteration, refusing changes to fixed properties.
+pub fn alter(
+    current: &BTreeMap<String, String>,
+    set: &BTreeMap<String, String>,
+    delete: &[String],
+) -> Result<BTreeMap<String, String>, LinkConfigError> {
+    let mut next = current.clone();
+    for key in delete {
+        if property(key).is_some_and(|p| !p.alterable) {
+            return Err(LinkConfigError::NotAlterable(key.clone()));
+        }
+        if property(key).is_none() && !is_client_key(key) {
+            return Err(LinkConfigError::Unknown(key.clone()));
+        }
+        next.remove(key);
+    }
+    for (key, value) in set {
+        validate_entry(key, value)?;
+        if property(key).is_some_and(|p| !p.alterable) && current.get(key) != Some(value) {
+            return Err(LinkConfigError::NotAlterable(key.clone()));
+        }
+        next.insert(key.clone(), value.clone());
+    }
+    validate_new(&next)?;
+    Ok(next)
+}
+
+/// Where a new mirror starts reading its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOffsetSpec {
+    Earliest,
+    Latest,
+    /// Milliseconds since the epoch.
+    Timestamp(i64),
+}
+
+impl StartOffsetSpec {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "earliest" => Ok(Self::Earliest),
+            "latest" => Ok(Self::Latest),
+            other => other
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Self::Timestamp)
+                .ok_or_else(|| {
+                    "must be earliest, latest or a timestamp in milliseconds".to_string()
+                }),
+        }
+    }
+}
+
+/// The typed view of a link's configs that the engine runs with.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub raw: BTreeMap<String, String>,
+    pub paused: bool,
+    pub retry_timeout: Duration,
+    pub metadata_max_age: Duration,
+    pub start_offset: StartOffsetSpec,
+    pub topic_config_sync: Duration,
+    pub offset_sync_enable: bool,
+    pub offset_sync: Duration,
+    pub group_filters: GroupFilters,
+    pub auto_create_enable: bool,
+    pub topic_filters: TopicFilters,
+    pub acl_sync_enable: bool,
+    pub acl_sync: Duration,
+    pub prefix: Option<String>,
+    pub group_prefix_enable: bool,
+    pub fetch_max_bytes: i32,
+    pub fetch_response_max_bytes: i32,
+    pub fetch_min_bytes: i32,
+    pub fetch_wait_max: Duration,
+    pub fetch_backoff: Duration,
+}
+
+impl LinkSettings {
+    pub fn from_configs(raw: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| -> String {
+            raw.get(k)
+                .cloned()
+                .or_else(|| property(k).and_then(|p| p.default).map(str::to_string))
+                .unwrap_or_default()
+        };
+        let ms = |k: &str| Duration::from_millis(get(k).parse::<u64>().unwrap_or(0));
+        let num = |k: &str| get(k).parse::<i64>().unwrap_or(0).clamp(1, i32::MAX as i64) as i32;
+        LinkSettings {
+            raw: raw.clone(),
+            paused: get("cluster.link.paused") == "true",
+            retry_timeout: ms("cluster.link.retry.timeout.ms"),
+            metadata_max_age: ms("metadata.max.age.ms"),
+            start_offset: StartOffsetSpec::parse(&get("mirror.start.offset.spec"))
+                .unwrap_or(StartOffsetSpec::Earliest),
+            topic_config_sync: ms("topic.config.sync.ms"),
+            offset_sync_enable: get("consumer.offset.sync.enable") == "true",
+            offset_sync: ms("consumer.offset.sync.ms"),
+            group_filters: GroupFilters::parse(&get("consumer.offset.group.filters"))
+                .unwrap_or_default(),
+            auto_create_enable: get("auto.create.mirror.topics.enable") == "true",
+            topic_filters: TopicFilters::parse(&get("auto.create.mirror.topics.filters"))
+                .unwrap_or_default(),
+            acl_sync_enable: get("acl.sync.enable") == "true",
+            acl_sync: ms("acl.sync.ms"),
+            prefix: raw
+                .get("cluster.link.prefix")
+                .filter(|p| !p.is_empty())
+                .cloned(),
+            group_prefix_enable: get("consumer.group.prefix.enable") == "true",
+            fetch_max_bytes: num("replica.fetch.max.bytes"),
+            fetch_response_max_bytes: num("replica.fetch.response.max.bytes"),
+            fetch_min_bytes: num("replica.fetch.min.bytes"),
+            fetch_wait_max: ms("replica.fetch.wait.max.ms"),
+            fetch_backoff: ms("replica.fetch.backoff.ms"),
+        }
+    }
+
+    /// The client settings for the source cluster.
+    pub fn client_properties(&self) -> HashMap<String, String> {
+        self.raw
+            .iter()
+            .filter(|(k, _)| is_client_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Every config of a link for describe: set values, then defaults; sensitive
+/// values are withheld.
+pub fn describe(raw: &BTreeMap<String, String>) -> Vec<(String, Option<String>, bool, bool)> {
+    let mut out: BTreeMap<String, (Option<String>, bool, bool)> = BTreeMap::new();
+    for def in LINK_PROPERTIES {
+        if let Some(d) = def.default {
+            out.insert(def.name.to_string(), (Some(d.to_string()), false, false));
+        }
+    }
+    for (k, v) in raw {
+        let sensitive = is_sensitive(k);
+        out.insert(
+            k.clone(),
+            (
+                if sensitive { None } else { Some(v.clone()) },
+                sensitive,
+                true,
+            ),
+        );
+    }
+    out.into_iter()
+        .map(|(k, (v, s, set))| (k, v, s, set))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn validates_new_links() {
+        assert!(validate_new(&cfg(&[("bootstrap.servers", "h:1")])).is_ok());
+        assert_eq!(
+            validate_new(&cfg(&[])),
+            Err(LinkConfigError::Missing("bootstrap.servers"))
+        );
+        assert!(matches!(
+            validate_new(&cfg(&[("bootstrap.servers", "h:1"), ("bogus.key", "1")])),
+            Err(LinkConfigError::Unknown(_))
+        ));
+        assert!(
+            validate_new(&cfg(&[
+                ("bootstrap.servers", "h:1"),
+                ("cluster.link.paused", "maybe")
+            ]))
+            .is_err()
+        );
+        assert!(
+            validate_new(&cfg(&[
+                ("bootstrap.servers", "h:1"),
+                ("sasl.jaas.config", "x required;")
+            ]))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn fixed_properties_cannot_change() {
+        let cur = cfg(&[
+            ("bootstrap.servers", "h:1"),
+            ("cluster.link.prefix", "west."),
+        ]);
+        assert!(matches!(
+            alter(&cur, &cfg(&[("cluster.link.prefix", "east.")]), &[]),
+            Err(LinkConfigError::NotAlterable(_))
+        ));
+        assert!(
+            alter(
+                &cur,
+                &cfg(&[("cluster.link.retry.timeout.ms", "10000")]),
+                &["request.timeout.ms".into()]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn sensitive_values_are_withheld() {
+        let d = describe(&cfg(&[
+            ("bootstrap.servers", "h:1"),
+            ("sasl.jaas.config", "secret"),
+        ]));
+        let jaas = d.iter().find(|e| e.0 == "sasl.jaas.config").unwrap();
+        assert_eq!((jaas.1.clone(), jaas.2), (None, true));
+        assert!(
+            d.iter()
+                .any(|e| e.0 == "metadata.max.age.ms" && e.1.as_deref() == Some("300000"))
+        );
+    }
+}

@@ -1,0 +1,1201 @@
+//! `LinkEngine`: the cluster links of this cluster and their mirror topics.
+//! It owns link lifecycles (create, alter, pause, delete), each link's
+//! control loop (source availability, source topic deletion/recreation,
+//! partition growth), the mirror state machine's transitions (pause, unpause,
+//! promote, failover, fail) and the fetcher tasks. Every state change is
+//! persisted in metadata before it takes effect. It must never write to a
+//! mirror log except through [`LocalCluster::mirror_append`] and friends.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{BrokerId, ListOffsetsRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use strait_client::{ClientConfig, ClientError, KafkaClient};
+use strait_metadata::{
+    LinkRecord, MetadataError, MetadataStore, MirrorRecord, MirrorState, TopicRecord,
+};
+use strait_protocol::admin::*;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, LinkSettings, StartOffsetSpec};
+use crate::fetcher::MirrorFetcher;
+use crate::local::LocalCluster;
+use crate::mirror::MirrorRuntime;
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn code(e: ResponseError) -> i16 {
+    e.code()
+}
+
+fn admin_err(e: ResponseError, message: impl Into<String>) -> AdminError {
+    AdminError::new(code(e), message)
+}
+
+fn unknown_link(name: &str) -> AdminError {
+    AdminError::new(
+        CLUSTER_LINK_NOT_FOUND,
+        format!("Cluster link '{name}' does not exist."),
+    )
+}
+
+fn link_exists(name: &str) -> AdminError {
+    AdminError::new(
+        CLUSTER_LINK_EXISTS,
+        format!("Cluster link '{name}' already exists."),
+    )
+}
+
+fn storage(e: MetadataError) -> AdminError {
+    admin_err(ResponseError::KafkaStorageError, e.to_string())
+}
+
+/// One link at run time.
+pub struct LinkRuntime {
+    record: Mutex<LinkRecord>,
+    settings: RwLock<LinkSettings>,
+    client: tokio::sync::Mutex<Option<Arc<KafkaClient>>>,
+    available: AtomicBool,
+    store: Arc<dyn MetadataStore>,
+    /// Cancels the control loop when the link is deleted.
+    cancel: CancellationToken,
+    tasks: Mutex<BTreeMap<String, LinkTaskStatus>>,
+}
+
+impl LinkRuntime {
+    fn new(record: LinkRecord, store: Arc<dyn MetadataStore>) -> Self {
+        let settings = LinkSettings::from_configs(&record.configs);
+        LinkRuntime {
+            record: Mutex::new(record),
+            settings: RwLock::new(settings),
+            client: tokio::sync::Mutex::new(None),
+            available: AtomicBool::new(false),
+            store,
+            cancel: CancellationToken::new(),
+            tasks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> LinkSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn record(&self) -> LinkRecord {
+        lock(&self.record).clone()
+    }
+
+    pub fn name(&self) -> String {
+        lock(&self.record).name.clone()
+    }
+
+    pub fn available(&self) -> bool {
+        self.available.load(Ordering::Relaxed)
+    }
+
+    pub fn set_available(&self, available: bool) {
+        self.available.store(available, Ordering::Relaxed);
+    }
+
+    /// The client for the source cluster, connected on first use.
+    pub async fn client(&self) -> Result<Arc<KafkaClient>, ClientError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(connect_source(&self.settings()).await?);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Drops the source client so the next use reconnects with current configs.
+    pub async fn reset_client(&self) {
+        *self.client.lock().await = None;
+    }
+
+    pub fn report_task(&self, task: &str, result: Result<(), String>) {
+        let mut tasks = lock(&self.tasks);
+        let entry = tasks
+            .entry(task.to_string())
+            .or_insert_with(|| LinkTaskStatus {
+                task: task.to_string(),
+                ..Default::default()
+            });
+        match result {
+            Ok(()) => {
+                entry.state = "ACTIVE".into();
+                entry.last_success_ms = Some(now_ms());
+            }
+            Err(e) => {
+                tracing::warn!("link {}: {task} failed: {e}", self.name());
+                entry.state = "IN_ERROR".into();
+                entry.last_error = Some(e);
+                entry.last_error_ms = Some(now_ms());
+            }
+        }
+    }
+
+    /// Marks a mirror FAILED with a reason (persisted) and stops its fetchers.
+    /// Its data stays as it is.
+    pub fn fail_mirror(&self, mirror: &MirrorRuntime, reason: &str) {
+        let mut record = mirror.record();
+        if matches!(record.state, MirrorState::Stopped | MirrorState::Failed) {
+            return;
+        }
+        tracing::error!("mirror topic {} failed: {reason}", record.topic);
+        record.state = MirrorState::Failed;
+        record.state_time_ms = now_ms();
+        record.reason = Some(reason.to_string());
+        if let Err(e) = self.store.put_mirror(record.clone()) {
+            tracing::error!(
+                "persisting the failure of mirror {} failed: {e}",
+                record.topic
+            );
+        }
+        mirror.set_record(record);
+        mirror.stop_fetchers();
+    }
+}
+
+/// Builds a client for a link's source from its settings.
+async fn connect_source(settings: &LinkSettings) -> Result<KafkaClient, ClientError> {
+    let mut config = ClientConfig::from_properties(&settings.client_properties())?;
+    let retry = settings.retry_timeout.max(Duration::from_secs(1));
+    config = config.with_default_api_timeout(retry.min(Duration::from_secs(30)));
+    KafkaClient::connect(config).await
+}
+
+/// The source's (log start, high watermark) of a partition.
+pub async fn partition_bounds(
+    client: &KafkaClient,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), ClientError> {
+    let start = list_offset(client, topic, partition, -2).await?;
+    let end = list_offset(client, topic, partition, -1).await?;
+    Ok((start, end))
+}
+
+/// ListOffsets for one partition; `timestamp` -1 latest, -2 earliest.
+/// Returns -1 when no record has a timestamp at or after the one asked for.
+pub async fn list_offset(
+    client: &KafkaClient,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+) -> Result<i64, ClientError> {
+    let mut p = ListOffsetsPartition::default();
+    p.partition_index = partition;
+    p.current_leader_epoch = -1;
+    p.timestamp = timestamp;
+    let mut t = ListOffsetsTopic::default();
+    t.name = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions = vec![p];
+    let mut req = ListOffsetsRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.topics = vec![t];
+    let resp = client.send_to_leader(topic, partition, req).await?;
+    let part = resp
+        .topics
+        .into_iter()
+        .flat_map(|t| t.partitions)
+        .find(|p| p.partition_index == partition)
+        .ok_or_else(|| {
+            ClientError::InvalidArgument(format!("no ListOffsets answer for {topic}-{partition}"))
+        })?;
+    ClientError::check(part.error_code, None)?;
+    Ok(part.offset)
+}
+
+pub struct LinkEngine {
+    local: Arc<dyn LocalCluster>,
+    store: Arc<dyn MetadataStore>,
+    links: Mutex<BTreeMap<String, Arc<LinkRuntime>>>,
+    mirrors: Mutex<BTreeMap<String, Arc<MirrorRuntime>>>,
+}
+
+impl LinkEngine {
+    /// Loads links and mirrors from metadata and starts them.
+    pub fn start(local: Arc<dyn LocalCluster>) -> Arc<LinkEngine> {
+        let store = local.store();
+        let engine = Arc::new(LinkEngine {
+            local,
+            store: store.clone(),
+            links: Mutex::new(BTreeMap::new()),
+            mirrors: Mutex::new(BTreeMap::new()),
+        });
+        for link in store.links() {
+            let runtime = Arc::new(LinkRuntime::new(link.clone(), store.clone()));
+            lock(&engine.links).insert(link.name.clone(), runtime.clone());
+            engine.spawn_control_loop(runtime);
+        }
+        for mirror in store.mirrors() {
+            let partitions = store
+                .topic(&mirror.topic)
+                .map(|t| t.partitions)
+                .unwrap_or(0);
+            let runtime = Arc::new(MirrorRuntime::new(mirror.clone(), partitions as usize));
+            lock(&engine.mirrors).insert(mirror.topic.clone(), runtime.clone());
+            if mirror.state == MirrorState::PendingStopped {
+                // A promote was interrupted: finish it as the operator asked.
+                engine.stop_mirror(&runtime, None);
+            } else if mirror.state == MirrorState::Active {
+                engine.start_fetchers(&runtime);
+            }
+        }
+        engine
+    }
+
+    fn link(&self, name: &str) -> Option<Arc<LinkRuntime>> {
+        lock(&self.links).get(name).cloned()
+    }
+
+    fn mirror(&self, topic: &str) -> Option<Arc<MirrorRuntime>> {
+        lock(&self.mirrors).get(topic).cloned()
+    }
+
+    /// Whether a topic refuses writes because it is an attached mirror.
+    pub fn is_read_only(&self, topic: &str) -> bool {
+        self.mirror(topic)
+            .is_some_and(|m| m.state() != MirrorState::Stopped)
+    }
+
+    /// Whether `key` may be changed on `topic` now: always on a topic that is
+    /// not an attached mirror; on a mirror only the configs that do not
+    /// follow the source.
+    pub fn config_settable(&self, topic: &str, key: &str) -> bool {
+        let Some(mirror) = self.mirror(topic) else {
+            return true;
+        };
+        if mirror.state() == MirrorState::Stopped {
+            return true;
+        }
+        let include = self
+            .link(&mirror.record().link)
+            .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned());
+        !crate::sync::is_synced(key, include.as_deref())
+    }
+
+    /// Forgets a deleted topic's mirror and stops its fetchers.
+    pub fn topic_deleted(&self, topic: &str) {
+        if let Some(m) = lock(&self.mirrors).remove(topic) {
+            m.stop_fetchers();
+        }
+    }
+
+    /// (Re)starts the fetchers of an active mirror, one per partition.
+    fn start_fetchers(&self, mirror: &Arc<MirrorRuntime>) {
+        let record = mirror.record();
+        let Some(link) = self.link(&record.link) else {
+            return;
+        };
+        let token = mirror.restart_token();
+        if link.settings().paused {
+            return;
+        }
+        let partitions = self
+            .store
+            .topic(&record.topic)
+            .map(|t| t.partitions)
+            .unwrap_or(0);
+        mirror.ensure_partitions(partitions as usize);
+        for partition in 0..partitions as i32 {
+            let fetcher = MirrorFetcher {
+                link: link.clone(),
+                mirror: mirror.clone(),
+                local: self.local.clone(),
+                partition,
+                cancel: token.clone(),
+            };
+            tokio::spawn(fetcher.run());
+        }
+    }
+
+    fn mirrors_of(&self, link: &str) -> Vec<Arc<MirrorRuntime>> {
+        lock(&self.mirrors)
+            .values()
+            .filter(|m| m.record().link == link)
+            .cloned()
+            .collect()
+    }
+
+    fn set_state(
+        &self,
+        mirror: &MirrorRuntime,
+        state: MirrorState,
+        reason: Option<String>,
+    ) -> Result<(), AdminError> {
+        let mut record = mirror.record();
+        record.state = state;
+        record.state_time_ms = now_ms();
+        record.reason = reason;
+        if state == MirrorState::Stopped {
+            record.last_source_offsets = mirror
+                .partition_stats()
+                .iter()
+                .map(|s| s.source_high_watermark)
+                .collect();
+        }
+        self.store.put_mirror(record.clone()).map_err(storage)?;
+        mirror.set_record(record);
+        Ok(())
+    }
+
+    /// Stops mirroring for good: the topic becomes a normal writable topic.
+    fn stop_mirror(&self, mirror: &Arc<MirrorRuntime>, reason: Option<String>) {
+        mirror.stop_fetchers();
+        if let Err(e) = self.set_state(mirror, MirrorState::Stopped, reason) {
+            tracing::error!(
+                "stopping mirror {} failed: {:?}",
+                mirror.topic(),
+                e.error_message
+            );
+        }
+        tracing::info!(
+            "mirror topic {} stopped; it is now writable",
+            mirror.topic()
+        );
+    }
+
+    // ---- links ----
+
+    pub async fn create_link(self: &Arc<Self>, req: CreateClusterLinkRequest) -> AdminError {
+        let name = req.link_name.clone();
+        if name.is_empty() {
+            return AdminError::new(INVALID_CLUSTER_LINK, "Cluster link name is empty");
+        }
+        if name.len() > 200 {
+            return AdminError::new(
+                INVALID_CLUSTER_LINK,
+                "Link name exceeds maximum size of '200' characters",
+            );
+        }
+        if name == "."
+            || name == ".."
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return AdminError::new(
+                INVALID_CLUSTER_LINK,
+                format!("Link name '{name}' is illegal, valid characters: [a-zA-Z0-9._-]"),
+            );
+        }
+        if self.link(&name).is_some() {
+            return link_exists(&name);
+        }
+        if req.cluster_id.as_deref() == Some(self.local.cluster_id().as_str()) {
+            return admin_err(
+                ResponseError::InvalidRequest,
+                format!(
+                    "Requested cluster ID matches local cluster ID '{}' - cannot create cluster link to self",
+                    self.local.cluster_id()
+                ),
+            );
+        }
+        if let Err(e) = config::validate_new(&req.configs) {
+            return admin_err(ResponseError::InvalidConfig, e.to_string());
+        }
+        let settings = LinkSettings::from_configs(&req.configs);
+        let mut source_cluster_id = req.cluster_id.clone().filter(|c| !c.is_empty());
+        if req.validate_link {
+            let client = match connect_source(&settings).await {
+                Ok(c) => c,
+                Err(e) => {
+                    return admin_err(
+                        ResponseError::InvalidConfig,
+                        format!(
+                            "Cannot validate cluster link '{name}': the source cluster is unreachable: {e}"
+                        ),
+                    );
+                }
+            };
+            let found = client.metadata().cluster_id.clone();
+            if found.as_deref() == Some(self.local.cluster_id().as_str()) {
+                return admin_err(
+                    ResponseError::InvalidRequest,
+                    format!(
+                        "Requested cluster ID matches local cluster ID '{}' - cannot create cluster link to self",
+                        self.local.cluster_id()
+                    ),
+                );
+            }
+            match (&source_cluster_id, &found) {
+                (Some(given), Some(actual)) if given != actual => {
+                    return admin_err(
+                        ResponseError::InvalidConfig,
+                        format!(
+                            "Cluster ID mismatch for cluster link '{name}': expected '{given}' but the source cluster's ID is '{actual}'."
+                        ),
+                    );
+                }
+                (None, Some(actual)) => source_cluster_id = Some(actual.clone()),
+                _ => {}
+            }
+        }
+        if req.validate_only {
+            return AdminError::none();
+        }
+        let record = LinkRecord {
+            name: name.clone(),
+            id: uuid::Uuid::new_v4(),
+            source_cluster_id,
+            configs: req.configs,
+            created_ms: now_ms(),
+        };
+        if let Err(e) = self.store.create_link(record.clone()) {
+            return match e {
+                MetadataError::LinkExists(_) => link_exists(&name),
+                other => storage(other),
+            };
+        }
+        let runtime = Arc::new(LinkRuntime::new(record, self.store.clone()));
+        lock(&self.links).insert(name.clone(), runtime.clone());
+        self.spawn_control_loop(runtime);
+        tracing::info!("created cluster link {name}");
+        AdminError::none()
+    }
+
+    pub fn list_links(&self, req: ListClusterLinksRequest) -> ListClusterLinksResponse {
+        let links: Vec<Arc<LinkRuntime>> = match &req.link_name {
+            Some(name) => match self.link(name) {
+                Some(l) => vec![l],
+                None => {
+                    return ListClusterLinksResponse {
+                        error: unknown_link(name),
+                        links: vec![],
+                    };
+                }
+            },
+            None => lock(&self.links).values().cloned().collect(),
+        };
+        let local_cluster_id = self.local.cluster_id();
+        let links = links
+            .into_iter()
+            .map(|l| {
+                let record = l.record();
+                let settings = l.settings();
+                let topics = req.include_topics.then(|| {
+                    let mut t: Vec<String> = self
+                        .mirrors_of(&record.name)
+                        .iter()
+                        .filter(|m| m.state() != MirrorState::Stopped)
+                        .map(|m| m.topic())
+                        .collect();
+                    t.sort();
+                    t
+                });
+                ClusterLinkListing {
+                    link_name: record.name.clone(),
+                    link_id: record.id.to_string(),
+                    remote_cluster_id: record.source_cluster_id.clone(),
+                    local_cluster_id: local_cluster_id.clone(),
+                    remote_cluster_available: l.available(),
+                    link_state: if settings.paused { "PAUSED" } else { "ACTIVE" }.to_string(),
+                    link_error: None,
+                    topics,
+                    tasks: lock(&l.tasks).values().cloned().collect(),
+                }
+            })
+            .collect();
+        ListClusterLinksResponse {
+            error: AdminError::none(),
+            links,
+        }
+    }
+
+    pub async fn delete_link(self: &Arc<Self>, req: DeleteClusterLinkRequest) -> AdminError {
+        let Some(link) = self.link(&req.link_name) else {
+            return unknown_link(&req.link_name);
+        };
+        let attached: Vec<Arc<MirrorRuntime>> = self
+            .mirrors_of(&req.link_name)
+            .into_iter()
+            .filter(|m| m.state() != MirrorState::Stopped)
+            .collect();
+        if !attached.is_empty() && !req.force {
+            let mut names: Vec<String> = attached.iter().map(|m| m.topic()).collect();
+            names.sort();
+            return AdminError::new(
+                CLUSTER_LINK_IN_USE,
+                format!(
+                    "Cluster link '{}' with ID '{}' is in use by topics: [{}]; stop them with promote or failover first, or use --force.",
+                    req.link_name,
+                    link.record().id,
+                    names.join(", ")
+                ),
+            );
+        }
+        if req.validate_only {
+            return AdminError::none();
+        }
+        for mirror in &attached {
+            self.stop_mirror(mirror, Some("cluster link was deleted".into()));
+        }
+        if let Err(e) = self.store.delete_link(&req.link_name) {
+            return storage(e);
+        }
+        link.cancel.cancel();
+        lock(&self.links).remove(&req.link_name);
+        lock(&self.mirrors).retain(|_, m| m.record().link != req.link_name);
+        tracing::info!("deleted cluster link {}", req.link_name);
+        AdminError::none()
+    }
+
+    pub fn describe_link_configs(
+        &self,
+        req: DescribeClusterLinkConfigsRequest,
+    ) -> DescribeClusterLinkConfigsResponse {
+        let Some(link) = self.link(&req.link_name) else {
+            return DescribeClusterLinkConfigsResponse {
+                error: unknown_link(&req.link_name),
+                configs: vec![],
+            };
+        };
+        let configs = config::describe(&link.record().configs)
+            .into_iter()
+            .map(|(name, value, sensitive, set)| LinkConfigEntry {
+                read_only: config::property(&name).is_some_and(|p| !p.alterable),
+                name,
+                value,
+                sensitive,
+                source: if set {
+                    "DYNAMIC_CLUSTER_LINK_CONFIG"
+                } else {
+                    "DEFAULT_CONFIG"
+                }
+                .to_string(),
+            })
+            .collect();
+        DescribeClusterLinkConfigsResponse {
+            error: AdminError::none(),
+            configs,
+        }
+    }
+
+    pub async fn alter_link_configs(
+        self: &Arc<Self>,
+        req: AlterClusterLinkConfigsRequest,
+    ) -> AdminError {
+        let Some(link) = self.link(&req.link_name) else {
+            return unknown_link(&req.link_name);
+        };
+        let mut record = link.record();
+        let next = match config::alter(&record.configs, &req.set, &req.delete) {
+            Ok(n) => n,
+            Err(e) => return admin_err(ResponseError::InvalidConfig, e.to_string()),
+        };
+        if req.validate_only {
+            return AdminError::none();
+        }
+        let before = link.settings();
+        record.configs = next;
+        if let Err(e) = self.store.update_link(record.clone()) {
+            return storage(e);
+        }
+        let after = LinkSettings::from_configs(&record.configs);
+        *lock(&link.record) = record;
+        *link.settings.write().unwrap_or_else(|e| e.into_inner()) = after.clone();
+        let client_changed = before.client_properties() != after.client_properties();
+        if client_changed || before.paused != after.paused {
+            link.reset_client().await;
+            for mirror in self.mirrors_of(&req.link_name) {
+                if mirror.state() == MirrorState::Active {
+                    self.start_fetchers(&mirror);
+                }
+            }
+        }
+        tracing::info!("updated configs of cluster link {}", req.link_name);
+        AdminError::none()
+    }
+
+    // ---- mirrors ----
+
+    pub async fn create_mirror(self: &Arc<Self>, req: CreateMirrorTopicRequest) -> AdminError {
+        let Some(link) = self.link(&req.link_name) else {
+            return unknown_link(&req.link_name);
+        };
+        let settings = link.settings();
+        let source_topic = match (&settings.prefix, &req.source_topic) {
+            (Some(prefix), None) => {
+                return admin_err(
+                    ResponseError::InvalidRequest,
+                    format!(
+                        "Cluster link '{}' has the prefix '{prefix}': --source-topic is required.",
+                        req.link_name
+                    ),
+                );
+            }
+            (Some(prefix), Some(source)) => {
+                if req.mirror_topic != format!("{prefix}{source}") {
+                    return admin_err(
+                        ResponseError::InvalidRequest,
+                        format!(
+                            "Topic renaming for mirroring not yet supported: mirror topic '{}' must be the link prefix '{prefix}' followed by the source topic name '{source}'.",
+                            req.mirror_topic
+                        ),
+                    );
+                }
+                source.clone()
+            }
+            (None, Some(source)) if *source != req.mirror_topic => {
+                return admin_err(
+                    ResponseError::InvalidRequest,
+                    format!(
+                        "Topic renaming for mirroring not yet supported: mirror topic '{}' must match the source topic name '{source}'.",
+                        req.mirror_topic
+                    ),
+                );
+            }
+            (None, _) => req.mirror_topic.clone(),
+        };
+        if self.store.topic(&req.mirror_topic).is_some() {
+            return admin_err(
+                ResponseError::TopicAlreadyExists,
+                format!("Topic '{}' already exists.", req.mirror_topic),
+            );
+        }
+        let rf = req
+            .replication_factor
+            .unwrap_or_else(|| self.local.default_replication_factor());
+        if rf != 1 && rf != -1 {
+            return admin_err(
+                ResponseError::InvalidReplicationFactor,
+                format!(
+                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."
+                ),
+            );
+        }
+        let client = match link.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                return admin_err(
+                    ResponseError::NetworkException,
+                    format!(
+                        "Cannot reach the source cluster of link '{}': {e}",
+                        req.link_name
+                    ),
+                );
+            }
+        };
+        let metadata = match client.fetch_metadata(Some(&[source_topic.clone()])).await {
+            Ok(m) => strait_client::ClusterMetadata::from_response(&m.body),
+            Err(e) => {
+                return admin_err(
+                    ResponseError::NetworkException,
+                    format!("Cannot read source metadata: {e}"),
+                );
+            }
+        };
+        let Some(source) = metadata.metadata.topics.get(&source_topic).cloned() else {
+            return admin_err(
+                ResponseError::UnknownTopicOrPartition,
+                format!(
+                    "Topic '{source_topic}' does not exist on the source cluster of link '{}'.",
+                    req.link_name
+                ),
+            );
+        };
+        let partitions = source.partitions.len() as u32;
+        let mut configs = match crate::sync::source_topic_configs(&client, &source_topic).await {
+            Ok(c) => c,
+            Err(e) => {
+                return admin_err(
+                    ResponseError::NetworkException,
+                    format!("Cannot read source topic configs: {e}"),
+                );
+            }
+        };
+        let include = settings.raw.get("topic.config.sync.include").cloned();
+        configs.retain(|k, _| crate::sync::is_synced(k, include.as_deref()));
+        for key in req.configs.keys() {
+            if crate::sync::is_synced(key, include.as_deref()) {
+                return admin_err(
+                    ResponseError::InvalidConfig,
+                    format!(
+                        "Cannot set configuration '{key}' for mirror topic '{}'",
+                        req.mirror_topic
+                    ),
+                );
+            }
+        }
+        configs.extend(req.configs.clone());
+        if let Err(e) = self.local.validate_topic_configs(&configs) {
+            return admin_err(ResponseError::InvalidConfig, e);
+        }
+        if req.validate_only {
+            return AdminError::none();
+        }
+        let topic = TopicRecord {
+            name: req.mirror_topic.clone(),
+            id: uuid::Uuid::new_v4(),
+            partitions,
+            replication_factor: 1,
+            configs,
+            created_ms: now_ms(),
+        };
+        let record = MirrorRecord {
+            topic: req.mirror_topic.clone(),
+            link: req.link_name.clone(),
+            source_topic: source_topic.clone(),
+            source_topic_id: Some(source.topic_id).filter(|id| !id.is_nil()),
+            state: MirrorState::Active,
+            state_time_ms: now_ms(),
+            reason: None,
+            last_source_offsets: vec![],
+        };
+        if let Err(e) = self
+            .store
+            .create_mirror_topic(topic.clone(), record.clone())
+        {
+            return match e {
+                MetadataError::TopicExists(t) => admin_err(
+                    ResponseError::TopicAlreadyExists,
+                    format!("Topic '{t}' already exists."),
+                ),
+                MetadataError::UnknownLink(l) => unknown_link(&l),
+                other => storage(other),
+            };
+        }
+        if let Err(e) = self.local.open_topic(&topic) {
+            let _ = self.store.delete_topic(&topic.name);
+            return admin_err(ResponseError::KafkaStorageError, e);
+        }
+        if let Err(e) = self
+            .position_new_mirror(&client, &topic, &source_topic, settings.start_offset)
+            .await
+        {
+            tracing::warn!(
+                "positioning mirror {} failed, it starts at the earliest source offset: {e}",
+                topic.name
+            );
+        }
+        let runtime = Arc::new(MirrorRuntime::new(record, partitions as usize));
+        lock(&self.mirrors).insert(req.mirror_topic.clone(), runtime.clone());
+        self.start_fetchers(&runtime);
+        tracing::info!(
+            "created mirror topic {} from {} over link {}",
+            req.mirror_topic,
+            source_topic,
+            req.link_name
+        );
+        AdminError::none()
+    }
+
+    /// Moves each new (empty) mirror partition to where mirroring starts, per
+    /// `mirror.start.offset.spec`, aligned to the start of a source batch.
+    async fn position_new_mirror(
+        &self,
+        client: &KafkaClient,
+        topic: &TopicRecord,
+        source_topic: &str,
+        spec: StartOffsetSpec,
+    ) -> Result<(), String> {
+        for partition in 0..topic.partitions as i32 {
+            let target = match spec {
+                StartOffsetSpec::Earliest => list_offset(client, source_topic, partition, -2).await,
+                StartOffsetSpec::Latest => list_offset(client, source_topic, partition, -1).await,
+                StartOffsetSpec::Timestamp(ts) => {
+                    match list_offset(client, source_topic, partition, ts).await {
+                        Ok(-1) => list_offset(client, source_topic, partition, -1).await,
+                        other => other,
+                    }
+                }
+            }
+            .map_err(|e| e.to_string())?;
+            if target <= 0 {
+                continue;
+            }
+            let base = crate::sync::batch_base_at(client, source_topic, partition, target)
+                .await
+                .map_err(|e| e.to_string())?
+                .unwrap_or(target);
+            self.local
+                .reset_empty_to(&topic.name, partition, base)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    pub fn list_mirrors(&self, req: ListMirrorsRequest) -> ListMirrorsResponse {
+        if let Some(name) = &req.link_name
+            && self.link(name).is_none()
+        {
+            return ListMirrorsResponse {
+                error: unknown_link(name),
+                topics: vec![],
+            };
+        }
+        let mut topics: Vec<String> = lock(&self.mirrors)
+            .values()
+            .map(|m| m.record())
+            .filter(|r| req.link_name.as_ref().is_none_or(|l| *l == r.link))
+            .filter(|r| req.include_stopped || r.state != MirrorState::Stopped)
+            .map(|r| r.topic)
+            .collect();
+        topics.sort();
+        ListMirrorsResponse {
+            error: AdminError::none(),
+            topics,
+        }
+    }
+
+    pub fn describe_mirrors(&self, req: DescribeMirrorsRequest) -> DescribeMirrorsResponse {
+        if let Some(name) = &req.link_name
+            && self.link(name).is_none()
+        {
+            return DescribeMirrorsResponse {
+                error: unknown_link(name),
+                mirrors: vec![],
+            };
+        }
+        let all: Vec<Arc<MirrorRuntime>> = lock(&self.mirrors).values().cloned().collect();
+        if let Some(topics) = &req.topics {
+            for t in topics {
+                if !all.iter().any(|m| m.topic() == *t) {
+                    return DescribeMirrorsResponse {
+                        error: admin_err(
+                            ResponseError::UnknownTopicOrPartition,
+                            format!("Topic '{t}' is not a mirror topic."),
+                        ),
+                        mirrors: vec![],
+                    };
+                }
+            }
+        }
+        let now = now_ms();
+        let mut mirrors: Vec<MirrorDescription> = all
+            .iter()
+            .filter(|m| {
+                let r = m.record();
+                req.link_name.as_ref().is_none_or(|l| *l == r.link)
+                    && req.topics.as_ref().is_none_or(|t| t.contains(&r.topic))
+                    && (req.include_stopped
+                        || req.topics.is_some()
+                        || r.state != MirrorState::Stopped)
+            })
+            .map(|m| {
+                let r = m.record();
+                let (link_id, paused) = self
+                    .link(&r.link)
+                    .map(|l| (l.record().id.to_string(), l.settings().paused))
+                    .unwrap_or_default();
+                m.describe(&link_id, paused, now, |p| {
+                    self.local.log_end_offset(&r.topic, p).unwrap_or(-1)
+                })
+            })
+            .collect();
+        mirrors.sort_by(|a, b| a.mirror_topic.cmp(&b.mirror_topic));
+        DescribeMirrorsResponse {
+            error: AdminError::none(),
+            mirrors,
+        }
+    }
+
+    pub async fn alter_mirrors(self: &Arc<Self>, req: AlterMirrorsRequest) -> AlterMirrorsResponse {
+        let mut results = Vec::new();
+        for topic in &req.topics {
+            let error = match self.mirror(topic) {
+                None if self.store.topic(topic).is_none() => admin_err(
+                    ResponseError::UnknownTopicOrPartition,
+                    format!("Topic {topic} not found"),
+                ),
+                None => admin_err(
+                    ResponseError::InvalidRequest,
+                    format!("Topic '{topic}' is not mirrored"),
+                ),
+                Some(m) => self.alter_one(&m, req.op, req.validate_only).await,
+            };
+            results.push(MirrorOpResult {
+                topic: topic.clone(),
+                error,
+            });
+        }
+        AlterMirrorsResponse {
+            error: AdminError::none(),
+            results,
+        }
+    }
+
+    async fn alter_one(
+        self: &Arc<Self>,
+        mirror: &Arc<MirrorRuntime>,
+        op: MirrorOp,
+        validate_only: bool,
+    ) -> AdminError {
+        let record = mirror.record();
+        let topic = record.topic.clone();
+        let state = record.state;
+        let not_in = |what: &str| {
+            admin_err(
+                ResponseError::InvalidRequest,
+                format!(
+                    "Cannot {what} topic '{topic}': its mirror state is {}.",
+                    mirror.display_state(false)
+                ),
+            )
+        };
+        match op {
+            MirrorOp::Pause => {
+                if state != MirrorState::Active {
+                    return not_in("pause");
+                }
+                if validate_only {
+                    return AdminError::none();
+                }
+                mirror.stop_fetchers();
+                self.set_state(mirror, MirrorState::Paused, None)
+                    .err()
+                    .unwrap_or_default()
+            }
+            MirrorOp::Unpause => {
+                if state != MirrorState::Paused {
+                    return not_in("unpause");
+                }
+                if validate_only {
+                    return AdminError::none();
+                }
+                if let Err(e) = self.set_state(mirror, MirrorState::Active, None) {
+                    return e;
+                }
+                self.start_fetchers(mirror);
+                AdminError::none()
+            }
+            _ if state == MirrorState::Stopped
+                && matches!(op, MirrorOp::Failover | MirrorOp::Promote) =>
+            {
+                admin_err(
+                    ResponseError::InvalidRequest,
+                    format!(
+                        "Topic '{topic}' has already stopped its mirror from '{}'",
+                        record.link
+                    ),
+                )
+            }
+            MirrorOp::Failover => {
+                if !validate_only {
+                    self.stop_mirror(mirror, Some("failover".into()));
+                }
+                AdminError::none()
+            }
+            MirrorOp::Promote => {
+                if !matches!(state, MirrorState::Active | MirrorState::Paused) {
+                    return not_in("promote");
+                }
+                let Some(link) = self.link(&record.link) else {
+                    return unknown_link(&record.link);
+                };
+                let lag = match self.mirror_lag(&link, mirror).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        return admin_err(
+                            ResponseError::InvalidRequest,
+                            format!(
+                                "Cannot promote topic '{topic}': the source cluster could not be reached to check lag ({e}); use --failover instead."
+                            ),
+                        );
+                    }
+                };
+                if lag > 0 {
+                    return admin_err(
+                        ResponseError::InvalidRequest,
+                        format!(
+                            "Topic '{topic}' cannot be promoted: mirror lag is not zero ({lag} records behind the source)"
+                        ),
+                    );
+                }
+                if validate_only {
+                    return AdminError::none();
+                }
+                if let Err(e) = self.set_state(mirror, MirrorState::PendingStopped, None) {
+                    return e;
+                }
+                mirror.stop_fetchers();
+                if let Err(e) = crate::sync::final_sync(self, &link, mirror).await {
+                    tracing::warn!("final sync of {topic} before promotion failed: {e}");
+                }
+                self.stop_mirror(mirror, Some("promote".into()));
+                AdminError::none()
+            }
+        }
+    }
+
+    /// Replaces a mirror topic's configs with the source's (local overrides
+    /// given at creation are part of the stored record and are replaced too
+    /// only where the source sets the same key).
+    pub fn apply_source_configs(
+        &self,
+        topic: &str,
+        source: BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let Some(mut record) = self.store.topic(topic) else {
+            return Err(format!("mirror topic '{topic}' does not exist"));
+        };
+        let include = self
+            .mirror(topic)
+            .and_then(|m| self.link(&m.record().link))
+            .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned());
+        let synced = |k: &str| crate::sync::is_synced(k, include.as_deref());
+        let mut next: BTreeMap<String, String> = record
+            .configs
+            .iter()
+            .filter(|(k, _)| !synced(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        next.extend(source.into_iter().filter(|(k, _)| synced(k)));
+        if next == record.configs {
+            return Ok(());
+        }
+        self.local.validate_topic_configs(&next)?;
+        record.configs = next;
+        self.store
+            .update_topic(record.clone())
+            .map_err(|e| e.to_string())?;
+        self.local.reconfigure_topic(&record);
+        Ok(())
+    }
+
+    /// Total lag of a mirror against the source's current high watermarks.
+    async fn mirror_lag(
+        &self,
+        link: &LinkRuntime,
+        mirror: &MirrorRuntime,
+    ) -> Result<i64, ClientError> {
+        let record = mirror.record();
+        let client = link.client().await?;
+        let partitions = self
+            .store
+            .topic(&record.topic)
+            .map(|t| t.partitions)
+            .unwrap_or(0);
+        let mut lag = 0;
+        for p in 0..partitions as i32 {
+            let hw = list_offset(&client, &record.source_topic, p, -1).await?;
+            let leo = self.local.log_end_offset(&record.topic, p).unwrap_or(0);
+            lag += (hw - leo).max(0);
+            mirror.update_partition(p, |s| s.source_high_watermark = hw);
+        }
+        Ok(lag)
+    }
+
+    // ---- the control loop ----
+
+    fn spawn_control_loop(self: &Arc<Self>, link: Arc<LinkRuntime>) {
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let period = {
+                    let s = link.settings();
+                    s.topic_config_sync
+                        .min(s.metadata_max_age)
+                        .max(Duration::from_millis(200))
+                };
+                tokio::select! {
+                    _ = link.cancel.cancelled() => return,
+                    _ = tokio::time::sleep(period) => {}
+                }
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                if link.settings().paused {
+                    continue;
+                }
+                let outcome = engine.check_source(&link).await;
+                link.report_task("MirrorTopicMetadataSync", outcome);
+            }
+        });
+    }
+
+    /// One pass of the link's control loop: is the source reachable; were
+    /// source topics deleted, recreated or grown; the metadata sync tasks.
+    async fn check_source(self: &Arc<Self>, link: &Arc<LinkRuntime>) -> Result<(), String> {
+        let client = match link.client().await {
+            Ok(c) => c,
+            Err(e) => {
+                link.set_available(false);
+                return Err(e.to_string());
+            }
+        };
+        let mirrors: Vec<Arc<MirrorRuntime>> = self
+            .mirrors_of(&link.name())
+            .into_iter()
+            .filter(|m| matches!(m.state(), MirrorState::Active | MirrorState::Paused))
+            .collect();
+        let sources: Vec<String> = mirrors.iter().map(|m| m.record().source_topic).collect();
+        let update = match client.fetch_metadata(Some(&sources)).await {
+            Ok(u) => strait_client::ClusterMetadata::from_response(&u.body),
+            Err(e) => {
+                link.set_available(false);
+                link.reset_client().await;
+                return Err(e.to_string());
+            }
+        };
+        link.set_available(true);
+        for mirror in mirrors {
+            let record = mirror.record();
+            match update.metadata.topics.get(&record.source_topic) {
+                None => {
+                    let gone = update
+                        .topic_errors
+                        .get(&record.source_topic)
+                        .and_then(ClientError::server_error)
+                        .is_some_and(|e| e == ResponseError::UnknownTopicOrPartition);
+                    if gone {
+                        link.fail_mirror(
+                            &mirror,
+                            &format!("source topic '{}' was deleted", record.source_topic),
+                        );
+                    }
+                }
+                Some(source) => {
+                    if let Some(expected) = record.source_topic_id
+                        && !source.topic_id.is_nil()
+                        && source.topic_id != expected
+                    {
+                        link.fail_mirror(
+                            &mirror,
+                            &format!(
+                                "source topic '{}' was deleted and recreated",
+                                record.source_topic
+                            ),
+                        );
+                        continue;
+                    }
+                    let count = source.partitions.len() as u32;
+                    if let Some(mut topic) = self.store.topic(&record.topic)
+                        && count > topic.partitions
+                    {
+                        topic.partitions = count;
+                        self.store
+                            .update_topic(topic.clone())
+                            .map_err(|e| e.to_string())?;
+                        self.local.grow_topic(&topic)?;
+                        tracing::info!("mirror topic {} grew to {count} partitions", record.topic);
+                        if mirror.state() == MirrorState::Active {
+                            self.start_fetchers(&mirror);
+                        } else {
+                            mirror.ensure_partitions(count as usize);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! The cluster-link engine: links to source clusters, mirror topics fed by
+//! offset-preserving fetchers, and the mirror state machine.
+//!
+//! It reaches the source through `strait-client` and the local cluster only
+//! through the [`LocalCluster`] trait the broker implements. It must never
+//! speak to clients of this cluster: the broker's admin handlers call it.
+
+pub mod config;
+mod engine;
+mod fetcher;
+pub mod filters;
+mod local;
+mod mirror;
+mod sync;
+
+pub use engine::{LinkEngine, now_ms};
+pub use fetcher::whole_batches;
+pub use local::LocalCluster;

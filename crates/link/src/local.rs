@@ -1,0 +1,31 @@
+//! `LocalCluster`: what the link engine needs from the broker it runs in.
+//! The broker implements it; the engine never reaches into broker internals
+//! any other way, so data flows one way (broker -> link -> client).
+
+use std::sync::Arc;
+
+use strait_log::LogError;
+use strait_metadata::{MetadataStore, TopicRecord};
+
+pub trait LocalCluster: Send + Sync + 'static {
+    fn cluster_id(&self) -> String;
+    fn store(&self) -> Arc<dyn MetadataStore>;
+    /// The replication factor a new topic gets by default.
+    fn default_replication_factor(&self) -> i16;
+    /// Opens the partitions of a topic whose record was just stored.
+    fn open_topic(&self, topic: &TopicRecord) -> Result<(), String>;
+    /// Opens partitions added to a stored topic record.
+    fn grow_topic(&self, topic: &TopicRecord) -> Result<(), String>;
+    /// Applies a stored topic record's configs to its live partitions.
+    fn reconfigure_topic(&self, topic: &TopicRecord);
+    fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// Mirror append (source offsets kept). Returns the new log end offset.
+    fn mirror_append(&self, topic: &str, partition: i32, records: &[u8]) -> Result<i64, LogError>;
+    /// Checks topic configs against the broker's catalog.
+    fn validate_topic_configs(
+        &self,
+        configs: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), String>;
+    /// Moves an empty partition's log start and end to `offset`.
+    fn reset_empty_to(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;
+}

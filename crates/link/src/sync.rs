@@ -1,0 +1,147 @@
+//! Reading what a mirror copies from its source besides records: the source
+//! topic's configs, and where a source batch starts. Also the final sync a
+//! promotion performs. Must never write records.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use strait_client::admin::configs::{ConfigResource, ConfigSource};
+use strait_client::{ClientError, KafkaClient};
+
+use crate::engine::{LinkEngine, LinkRuntime};
+use crate::mirror::MirrorRuntime;
+
+/// Topic configs always copied from the source; never settable on a mirror.
+pub const ALWAYS_SYNCED: &[&str] = &[
+    "cleanup.policy",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "message.timestamp.difference.max.ms",
+];
+
+/// Topic configs copied from the source while they are in the link's
+/// `topic.config.sync.include` (all of them when it is unset).
+pub const SYNCED_BY_DEFAULT: &[&str] = &[
+    "compression.type",
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "max.compaction.lag.ms",
+    "message.downconversion.enable",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "min.insync.replicas",
+    "preallocate",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "segment.ms",
+    "unclean.leader.election.enable",
+];
+
+/// Whether `key` follows the source on a mirror of a link whose
+/// `topic.config.sync.include` is `include`.
+pub fn is_synced(key: &str, include: Option<&str>) -> bool {
+    if ALWAYS_SYNCED.contains(&key) {
+        return true;
+    }
+    if !SYNCED_BY_DEFAULT.contains(&key) {
+        return false;
+    }
+    match include {
+        None => true,
+        Some(list) => list.split(',').map(str::trim).any(|k| k == key),
+    }
+}
+
+/// The configs explicitly set on a source topic (what a mirror copies).
+pub async fn source_topic_configs(
+    client: &KafkaClient,
+    topic: &str,
+) -> Result<BTreeMap<String, String>, ClientError> {
+    let described = client
+        .describe_configs(&[ConfigResource::topic(topic)], false, false)
+        .await?;
+    let mut out = BTreeMap::new();
+    for (_, result) in described {
+        for entry in result? {
+            if entry.source == ConfigSource::DynamicTopicConfig
+                && !entry.is_sensitive
+                && let Some(value) = entry.value
+            {
+                out.insert(entry.name, value);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The base offset of the source batch that holds `offset`, if any.
+pub async fn batch_base_at(
+    client: &KafkaClient,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<Option<i64>, ClientError> {
+    let mut fp = FetchPartition::default();
+    fp.partition = partition;
+    fp.current_leader_epoch = -1;
+    fp.fetch_offset = offset;
+    fp.last_fetched_epoch = -1;
+    fp.log_start_offset = -1;
+    fp.partition_max_bytes = 1;
+    let mut ft = FetchTopic::default();
+    ft.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    ft.topic_id = client
+        .metadata()
+        .topics
+        .get(topic)
+        .map(|t| t.topic_id)
+        .unwrap_or_default();
+    ft.partitions = vec![fp];
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = 0;
+    req.min_bytes = 0;
+    req.max_bytes = 1;
+    req.session_epoch = -1;
+    req.topics = vec![ft];
+    let resp = client.send_to_leader(topic, partition, req).await?;
+    let Some(pd) = resp
+        .responses
+        .into_iter()
+        .flat_map(|t| t.partitions)
+        .find(|p| p.partition_index == partition)
+    else {
+        return Ok(None);
+    };
+    ClientError::check(pd.error_code, None)?;
+    Ok(pd
+        .records
+        .filter(|r| r.len() >= 8)
+        .map(|r| i64::from_be_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]])))
+}
+
+/// What a promotion does before mirroring stops: one last copy of the
+/// source topic's configs onto the mirror.
+pub async fn final_sync(
+    engine: &Arc<LinkEngine>,
+    link: &LinkRuntime,
+    mirror: &MirrorRuntime,
+) -> Result<(), String> {
+    let record = mirror.record();
+    let client = link.client().await.map_err(|e| e.to_string())?;
+    let configs = source_topic_configs(&client, &record.source_topic)
+        .await
+        .map_err(|e| e.to_string())?;
+    engine.apply_source_configs(&record.topic, configs)
+}
