@@ -637,7 +637,7 @@ async fn offset_rows(
         .iter()
         .filter(|m| !m.assignment.is_empty())
         .collect();
-    members.sort_by(|a, b| b.assignment.len().cmp(&a.assignment.len()));
+    members.sort_by_key(|m| std::cmp::Reverse(m.assignment.len()));
     let mut assigned = BTreeSet::new();
     let mut rows = Vec::new();
     let mut all_partitions: Vec<TopicPartition> = members

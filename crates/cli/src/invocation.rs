@@ -79,12 +79,11 @@ fn one_line_clap_error(err: &clap::Error) -> String {
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "the following required arguments were not provided:" is followed by the list.
-    if first.ends_with(':') {
-        if let Some(next) = lines.next() {
-            if !next.starts_with("Usage:") {
-                return format!("{first} {next}");
-            }
-        }
+    if first.ends_with(':')
+        && let Some(next) = lines.next()
+        && !next.starts_with("Usage:")
+    {
+        return format!("{first} {next}");
     }
     first.to_string()
 }

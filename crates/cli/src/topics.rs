@@ -358,12 +358,14 @@ fn ensure_topic_exists(
     requested: Option<&str>,
     require: bool,
 ) -> Result<(), CliError> {
-    if let Some(topic) = requested {
-        if !topic.is_empty() && require && found.is_empty() {
-            return Err(CliError::Command(format!(
-                "Topic '{topic}' does not exist as expected"
-            )));
-        }
+    if let Some(topic) = requested
+        && !topic.is_empty()
+        && require
+        && found.is_empty()
+    {
+        return Err(CliError::Command(format!(
+            "Topic '{topic}' does not exist as expected"
+        )));
     }
     Ok(())
 }
@@ -451,13 +453,13 @@ async fn create_topic(
             "WARNING: Due to limitations in metric names, topics with a period ('.') or underscore ('_') could collide. To avoid issues it is best to use either, but not both."
         )?;
     }
-    if let Some(rf) = o.replication_factor {
-        if !(1..=i32::from(i16::MAX)).contains(&rf) {
-            return Err(CliError::Command(format!(
-                "The replication factor must be between 1 and {} inclusive",
-                i16::MAX
-            )));
-        }
+    if let Some(rf) = o.replication_factor
+        && !(1..=i32::from(i16::MAX)).contains(&rf)
+    {
+        return Err(CliError::Command(format!(
+            "The replication factor must be between 1 and {} inclusive",
+            i16::MAX
+        )));
     }
     if o.partitions.is_some_and(|p| p < 1) {
         return Err(CliError::Command(

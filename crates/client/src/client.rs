@@ -212,10 +212,8 @@ impl KafkaClient {
             .or_default()
             .clone();
         let mut guard = slot.lock().await;
-        if let Some(connection) = guard.as_ref() {
-            if !connection.is_closed() {
-                return Ok(connection.clone());
-            }
+        if let Some(connection) = guard.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(connection.clone());
         }
         let connection = Arc::new(Connection::connect(address, &self.config).await?);
         *guard = Some(connection.clone());
@@ -251,10 +249,10 @@ impl KafkaClient {
                     .collect()
             };
             for slot in slots {
-                if let Ok(guard) = slot.try_lock() {
-                    if let Some(connection) = guard.as_ref().filter(|c| !c.is_closed()) {
-                        return Ok(connection.clone());
-                    }
+                if let Ok(guard) = slot.try_lock()
+                    && let Some(connection) = guard.as_ref().filter(|c| !c.is_closed())
+                {
+                    return Ok(connection.clone());
                 }
             }
         }

@@ -449,9 +449,9 @@ pub(crate) fn fill_missing<K: Ord + Clone + std::fmt::Display, T>(
     call: &str,
 ) {
     for key in requested {
-        if !results.contains_key(&key) {
-            let message = format!("The broker did not return a result for {key} in {call}");
-            results.insert(key, Err(ClientError::InvalidArgument(message)));
-        }
+        let message = format!("The broker did not return a result for {key} in {call}");
+        results
+            .entry(key)
+            .or_insert_with(|| Err(ClientError::InvalidArgument(message)));
     }
 }
