@@ -433,3 +433,21 @@ async fn unreachable_bootstrap_fails_within_the_api_timeout() {
         "{elapsed:?}"
     );
 }
+
+/// The client and its futures must be shareable across tokio tasks (the
+/// cluster-link engine spawns them).
+#[test]
+fn client_and_its_futures_are_send() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: &T) {}
+    let client = match KafkaClient::new(config(9)) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    assert_send_sync(&client);
+    let names = vec!["t".to_string()];
+    assert_send(&client.list_topics(true));
+    assert_send(&client.describe_topics(&names));
+    assert_send(&client.offset_fetch("g", None));
+    assert_send(&client.send_to_any(MetadataRequest::default()));
+}
