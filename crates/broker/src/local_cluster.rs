@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
-use strait_link::LocalCluster;
+use strait_link::{BoxFuture, LocalCluster};
 use strait_log::LogError;
-use strait_metadata::{MetadataStore, TopicRecord};
+use strait_metadata::{MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
 
 use crate::state::Broker;
 use crate::topic_config::validate_topic_config;
@@ -81,6 +81,21 @@ impl LocalCluster for LocalBroker {
         p.log.append_mirror(records)?;
         b.notify_appended();
         Ok(p.log.log_end_offset())
+    }
+
+    fn commit_offsets_if_inactive(
+        &self,
+        group: String,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> BoxFuture<Result<bool, String>> {
+        let broker = self.broker();
+        Box::pin(async move {
+            let b = broker.ok_or("broker is stopping")?;
+            b.groups
+                .commit_if_inactive(&group, offsets)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn reset_empty_to(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError> {

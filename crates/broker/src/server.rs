@@ -230,7 +230,7 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
             }
         };
         let request = match decode_incoming(frame) {
-            Ok(Incoming::Kafka(request)) => request,
+            Ok(Incoming::Kafka(request)) => *request,
             Ok(Incoming::Admin(frame)) => {
                 let correlation_id = frame.correlation_id;
                 match handlers::links::handle(&broker, frame).await {
@@ -273,7 +273,7 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
         let version = request.version();
         let correlation_id = request.header.correlation_id;
         let response = match handlers::handle(&broker, request, &ctx).await {
-            handlers::Reply::Send(r) => r,
+            handlers::Reply::Send(r) => *r,
             handlers::Reply::Nothing => continue, // acks=0 produce: no response
             handlers::Reply::Close => {
                 tracing::info!("closing connection from {peer}: {api_key:?} is not served");

@@ -262,6 +262,19 @@ impl LinkEngine {
         engine
     }
 
+    pub(crate) fn local(&self) -> &Arc<dyn LocalCluster> {
+        &self.local
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
+    }
+
+    /// Mirrors of a link, as runtime handles.
+    pub(crate) fn link_mirrors(&self, link: &str) -> Vec<Arc<MirrorRuntime>> {
+        self.mirrors_of(link)
+    }
+
     fn link(&self, name: &str) -> Option<Arc<LinkRuntime>> {
         lock(&self.links).get(name).cloned()
     }
@@ -694,7 +707,10 @@ impl LinkEngine {
                 );
             }
         };
-        let metadata = match client.fetch_metadata(Some(&[source_topic.clone()])).await {
+        let metadata = match client
+            .fetch_metadata(Some(std::slice::from_ref(&source_topic)))
+            .await
+        {
             Ok(m) => strait_client::ClusterMetadata::from_response(&m.body),
             Err(e) => {
                 return admin_err(
@@ -1099,25 +1115,37 @@ impl LinkEngine {
     fn spawn_control_loop(self: &Arc<Self>, link: Arc<LinkRuntime>) {
         let engine = Arc::downgrade(self);
         tokio::spawn(async move {
+            let floor = Duration::from_millis(200);
+            let start = tokio::time::Instant::now();
+            let (mut metadata_due, mut offsets_due, mut auto_due) = (start, start, start);
             loop {
-                let period = {
-                    let s = link.settings();
-                    s.topic_config_sync
-                        .min(s.metadata_max_age)
-                        .max(Duration::from_millis(200))
-                };
                 tokio::select! {
                     _ = link.cancel.cancelled() => return,
-                    _ = tokio::time::sleep(period) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
                 }
                 let Some(engine) = engine.upgrade() else {
                     return;
                 };
-                if link.settings().paused {
+                let s = link.settings();
+                if s.paused {
                     continue;
                 }
-                let outcome = engine.check_source(&link).await;
-                link.report_task("MirrorTopicMetadataSync", outcome);
+                let now = tokio::time::Instant::now();
+                if now >= metadata_due {
+                    metadata_due = now + s.topic_config_sync.min(s.metadata_max_age).max(floor);
+                    let outcome = engine.check_source(&link).await;
+                    link.report_task("TopicConfigSync", outcome);
+                }
+                if s.auto_create_enable && now >= auto_due {
+                    auto_due = now + s.metadata_max_age.max(floor);
+                    let outcome = crate::sync::auto_create_mirrors(&engine, &link).await;
+                    link.report_task("AutoCreateMirror", outcome);
+                }
+                if s.offset_sync_enable && now >= offsets_due {
+                    offsets_due = now + s.offset_sync.max(floor);
+                    let outcome = crate::sync::sync_consumer_offsets(&engine, &link, None).await;
+                    link.report_task("ConsumerOffsetSync", outcome);
+                }
             }
         });
     }
@@ -1176,6 +1204,13 @@ impl LinkEngine {
                             ),
                         );
                         continue;
+                    }
+                    if mirror.state() == MirrorState::Active {
+                        let configs =
+                            crate::sync::source_topic_configs(&client, &record.source_topic)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                        self.apply_source_configs(&record.topic, configs)?;
                     }
                     let count = source.partitions.len() as u32;
                     if let Some(mut topic) = self.store.topic(&record.topic)

@@ -15,4 +15,4 @@ mod sync;
 
 pub use engine::{LinkEngine, now_ms};
 pub use fetcher::whole_batches;
-pub use local::LocalCluster;
+pub use local::{BoxFuture, LocalCluster};

@@ -2,10 +2,15 @@
 //! The broker implements it; the engine never reaches into broker internals
 //! any other way, so data flows one way (broker -> link -> client).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use strait_log::LogError;
-use strait_metadata::{MetadataStore, TopicRecord};
+use strait_metadata::{MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
+
+/// A boxed future, so the trait stays object safe.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 pub trait LocalCluster: Send + Sync + 'static {
     fn cluster_id(&self) -> String;
@@ -26,6 +31,13 @@ pub trait LocalCluster: Send + Sync + 'static {
         &self,
         configs: &std::collections::BTreeMap<String, String>,
     ) -> Result<(), String>;
+    /// Commits offsets for a group only while it has no active members here.
+    /// Ok(false) means the group is in use and nothing was written.
+    fn commit_offsets_if_inactive(
+        &self,
+        group: String,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> BoxFuture<Result<bool, String>>;
     /// Moves an empty partition's log start and end to `offset`.
     fn reset_empty_to(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;
 }

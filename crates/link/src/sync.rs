@@ -132,7 +132,8 @@ pub async fn batch_base_at(
 }
 
 /// What a promotion does before mirroring stops: one last copy of the
-/// source topic's configs onto the mirror.
+/// source topic's configs onto the mirror, and one last consumer offset sync
+/// for it when the link syncs offsets.
 pub async fn final_sync(
     engine: &Arc<LinkEngine>,
     link: &LinkRuntime,
@@ -143,5 +144,163 @@ pub async fn final_sync(
     let configs = source_topic_configs(&client, &record.source_topic)
         .await
         .map_err(|e| e.to_string())?;
-    engine.apply_source_configs(&record.topic, configs)
+    engine.apply_source_configs(&record.topic, configs)?;
+    if link.settings().offset_sync_enable {
+        sync_consumer_offsets(engine, link, Some(&record.topic)).await?;
+    }
+    Ok(())
+}
+
+/// The destination name of a source consumer group on this link.
+pub fn destination_group(settings: &crate::config::LinkSettings, group: &str) -> String {
+    match &settings.prefix {
+        Some(prefix) => format!("{prefix}{group}"),
+        None => group.to_string(),
+    }
+}
+
+/// One consumer offset sync pass: committed offsets of the source groups
+/// that pass the link's group filters, for partitions of this link's
+/// mirrors (only `only_topic` when given), capped at the mirror's log end
+/// offset, committed here only for groups with no active members here.
+pub async fn sync_consumer_offsets(
+    engine: &Arc<LinkEngine>,
+    link: &LinkRuntime,
+    only_topic: Option<&str>,
+) -> Result<(), String> {
+    use strait_metadata::{MirrorState, OffsetRecord, PartitionKey};
+    let settings = link.settings();
+    let client = link.client().await.map_err(|e| e.to_string())?;
+    // source topic -> mirror topic, for mirrors still fed by this link.
+    let mut topics: BTreeMap<String, String> = BTreeMap::new();
+    for m in engine.link_mirrors(&link.name()) {
+        let r = m.record();
+        let wanted = match only_topic {
+            Some(t) => r.topic == t,
+            None => matches!(r.state, MirrorState::Active | MirrorState::Paused),
+        };
+        if wanted {
+            topics.insert(r.source_topic, r.topic);
+        }
+    }
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let groups = client
+        .list_groups(&[], &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = crate::engine::now_ms();
+    let mut skipped_active = Vec::new();
+    for group in groups {
+        if !settings.group_filters.matches(&group.group_id) {
+            continue;
+        }
+        let committed = client
+            .offset_fetch(&group.group_id, None)
+            .await
+            .map_err(|e| format!("reading offsets of group {}: {e}", group.group_id))?;
+        let dest_group = destination_group(&settings, &group.group_id);
+        let existing = engine.store().group_offsets(&dest_group);
+        let mut commits = Vec::new();
+        for (tp, offset) in committed {
+            let Some(mirror_topic) = topics.get(&tp.topic) else {
+                continue;
+            };
+            if offset.offset < 0 {
+                continue;
+            }
+            let Some(leo) = engine.local().log_end_offset(mirror_topic, tp.partition) else {
+                continue;
+            };
+            let value = offset.offset.min(leo);
+            let key = PartitionKey::new(mirror_topic.clone(), tp.partition);
+            if existing.get(&key).is_some_and(|e| e.offset == value) {
+                continue;
+            }
+            commits.push((
+                key,
+                OffsetRecord {
+                    offset: value,
+                    leader_epoch: -1,
+                    metadata: offset.metadata.clone(),
+                    commit_ms: now,
+                },
+            ));
+        }
+        if commits.is_empty() {
+            continue;
+        }
+        let n = commits.len();
+        match engine
+            .local()
+            .commit_offsets_if_inactive(dest_group.clone(), commits)
+            .await?
+        {
+            true => tracing::debug!("synced {n} offset(s) of group {dest_group}"),
+            false => skipped_active.push(dest_group),
+        }
+    }
+    if !skipped_active.is_empty() {
+        tracing::info!(
+            "link {}: not syncing offsets of groups active on this cluster: {}",
+            link.name(),
+            skipped_active.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Creates mirrors for source topics that pass the link's topic filters and
+/// are not mirrored yet. Internal topics are never mirrored.
+pub async fn auto_create_mirrors(
+    engine: &Arc<LinkEngine>,
+    link: &LinkRuntime,
+) -> Result<(), String> {
+    let settings = link.settings();
+    let client = link.client().await.map_err(|e| e.to_string())?;
+    let response = client
+        .fetch_metadata(None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let metadata = strait_client::ClusterMetadata::from_response(&response.body).metadata;
+    let mut failures = Vec::new();
+    for (name, info) in &metadata.topics {
+        if info.is_internal || name.starts_with("__") || !settings.topic_filters.matches(name) {
+            continue;
+        }
+        let mirror_topic = match &settings.prefix {
+            Some(p) => format!("{p}{name}"),
+            None => name.clone(),
+        };
+        if engine.store().topic(&mirror_topic).is_some() {
+            continue;
+        }
+        let request = strait_protocol::admin::CreateMirrorTopicRequest {
+            mirror_topic: mirror_topic.clone(),
+            link_name: link.name(),
+            source_topic: Some(name.clone()),
+            ..Default::default()
+        };
+        let outcome = engine.create_mirror(request).await;
+        if outcome.is_error() {
+            failures.push(format!(
+                "{mirror_topic}: {}",
+                outcome.error_message.unwrap_or_default()
+            ));
+        } else {
+            tracing::info!(
+                "link {}: auto-created mirror topic {mirror_topic}",
+                link.name()
+            );
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "auto-creating mirrors failed: {}",
+            failures.join("; ")
+        ))
+    }
 }

@@ -56,7 +56,7 @@ pub enum ProtocolError {
 /// A request frame: a Kafka API or one of Strait's admin APIs.
 #[derive(Debug)]
 pub enum Incoming {
-    Kafka(DecodedRequest),
+    Kafka(Box<DecodedRequest>),
     Admin(crate::admin::AdminFrame),
 }
 
@@ -67,7 +67,7 @@ pub fn decode_incoming(frame: Bytes) -> Result<Incoming, ProtocolError> {
             .map(Incoming::Admin)
             .map_err(ProtocolError::Admin);
     }
-    decode_request(frame).map(Incoming::Kafka)
+    decode_request(frame).map(|r| Incoming::Kafka(Box::new(r)))
 }
 
 /// Decodes one frame's bytes into a typed request.

@@ -27,7 +27,7 @@ use crate::state::Broker;
 
 /// What a connection does after a request.
 pub enum Reply {
-    Send(ResponseKind),
+    Send(Box<ResponseKind>),
     /// acks=0 produce: nothing is sent.
     Nothing,
     /// The request cannot be answered in its own API: close the connection,
@@ -49,7 +49,7 @@ pub async fn handle(
         }
         RequestKind::Produce(r) => {
             return match produce::handle(broker, r, version).await {
-                Some(resp) => Reply::Send(ResponseKind::Produce(resp)),
+                Some(resp) => Reply::Send(Box::new(ResponseKind::Produce(resp))),
                 None => Reply::Nothing,
             };
         }
@@ -112,12 +112,12 @@ pub async fn handle(
         }
         other => {
             return match unserved(other) {
-                Some(resp) => Reply::Send(resp),
+                Some(resp) => Reply::Send(Box::new(resp)),
                 None => Reply::Close,
             };
         }
     };
-    Reply::Send(response)
+    Reply::Send(Box::new(response))
 }
 
 /// The answer to a known API that Strait does not serve: the API's own
