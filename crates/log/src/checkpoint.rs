@@ -7,6 +7,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::LogError;
 
@@ -43,7 +44,14 @@ pub(crate) fn write_atomically(
     contents: &[u8],
     durable: bool,
 ) -> Result<(), LogError> {
-    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    // A unique temporary name: a background flush of a log instance being replaced may still
+    // be writing the same file.
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let unique = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(
+        "{name}.{}-{unique}{TMP_SUFFIX}",
+        std::process::id()
+    ));
     let target = dir.join(name);
     let write = || -> io::Result<()> {
         let mut f = OpenOptions::new()

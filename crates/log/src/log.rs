@@ -74,16 +74,80 @@ pub struct Log {
     config: RwLock<LogConfig>,
     writer: Mutex<WriterState>,
     segments: RwLock<Arc<SegmentSet>>,
-    log_start: AtomicI64,
-    log_end: AtomicI64,
+    offsets: Arc<SharedOffsets>,
     first_unstable: AtomicI64,
     aborted: RwLock<AbortedTxnIndex>,
-    recovery_point: AtomicI64,
-    last_flush_ms: AtomicI64,
-    flush_lock: Mutex<()>,
-    checkpoint_lock: Mutex<()>,
     leader_epoch: AtomicI32,
     closed: AtomicBool,
+}
+
+/// The published offsets and the flush/checkpoint machinery, shared with the background
+/// flushes of rolled segments.
+#[derive(Debug)]
+struct SharedOffsets {
+    dir: PathBuf,
+    log_start: AtomicI64,
+    log_end: AtomicI64,
+    /// Everything below is fsynced.
+    recovery_point: AtomicI64,
+    last_flush_ms: AtomicI64,
+    /// Serialises flushes, and keeps them out of `reset_empty_to` and `delete`.
+    flush_lock: Mutex<()>,
+    checkpoint_lock: Mutex<()>,
+    /// Set once the log is closed or its directory removed: background flushes of rolled
+    /// segments then do nothing.
+    retired: AtomicBool,
+}
+
+impl SharedOffsets {
+    fn write_checkpoint(&self) -> Result<(), LogError> {
+        let _guard = lock(&self.checkpoint_lock);
+        OffsetsCheckpoint {
+            log_start_offset: self.log_start.load(Ordering::Acquire),
+            recovery_point: self
+                .recovery_point
+                .load(Ordering::Acquire)
+                .min(self.log_end.load(Ordering::Acquire)),
+        }
+        .write(&self.dir)
+    }
+
+    /// fsyncs every segment of `segments` holding offsets in `[recovery point, offset)` and
+    /// moves the recovery point to `offset`. The checkpoint is rewritten when `force` is set
+    /// or when the recovery point crosses into another segment (that is all recovery needs).
+    fn flush_up_to(
+        &self,
+        segments: &SegmentSet,
+        offset: i64,
+        now_ms: i64,
+        force: bool,
+    ) -> Result<(), LogError> {
+        let _guard = lock(&self.flush_lock);
+        if self.retired.load(Ordering::Acquire) && !force {
+            return Ok(());
+        }
+        let recovery_point = self.recovery_point.load(Ordering::Acquire);
+        if offset <= recovery_point && !force {
+            return Ok(());
+        }
+        for (i, segment) in segments.iter().enumerate() {
+            let holds_unflushed = segments
+                .next_base(i)
+                .is_none_or(|next| next > recovery_point);
+            if holds_unflushed && segment.base_offset() < offset.max(recovery_point + 1) {
+                segment.sync()?;
+            }
+        }
+        checkpoint::sync_dir(&self.dir)?;
+        let new_point = offset.max(recovery_point);
+        self.recovery_point.store(new_point, Ordering::Release);
+        self.last_flush_ms.store(now_ms, Ordering::Release);
+        let crossed = segments.floor_index(recovery_point) != segments.floor_index(new_point);
+        if force || crossed {
+            self.write_checkpoint()?;
+        }
+        Ok(())
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -165,14 +229,18 @@ impl Log {
                 snapshot_offsets: loaded.snapshot_offsets,
             }),
             segments: RwLock::new(Arc::new(loaded.segments)),
-            log_start: AtomicI64::new(loaded.log_start_offset),
-            log_end: AtomicI64::new(loaded.log_end_offset),
+            offsets: Arc::new(SharedOffsets {
+                dir: dir.to_path_buf(),
+                log_start: AtomicI64::new(loaded.log_start_offset),
+                log_end: AtomicI64::new(loaded.log_end_offset),
+                recovery_point: AtomicI64::new(loaded.recovery_point),
+                last_flush_ms: AtomicI64::new(wall_clock_ms()),
+                flush_lock: Mutex::new(()),
+                checkpoint_lock: Mutex::new(()),
+                retired: AtomicBool::new(false),
+            }),
             first_unstable: AtomicI64::new(first_unstable),
             aborted: RwLock::new(loaded.aborted),
-            recovery_point: AtomicI64::new(loaded.recovery_point),
-            last_flush_ms: AtomicI64::new(wall_clock_ms()),
-            flush_lock: Mutex::new(()),
-            checkpoint_lock: Mutex::new(()),
             leader_epoch: AtomicI32::new(-1),
             closed: AtomicBool::new(false),
         };
@@ -215,15 +283,7 @@ impl Log {
     }
 
     fn write_checkpoint(&self) -> Result<(), LogError> {
-        let _guard = lock(&self.checkpoint_lock);
-        OffsetsCheckpoint {
-            log_start_offset: self.log_start.load(Ordering::Acquire),
-            recovery_point: self
-                .recovery_point
-                .load(Ordering::Acquire)
-                .min(self.log_end.load(Ordering::Acquire)),
-        }
-        .write(&self.dir)
+        self.offsets.write_checkpoint()
     }
 
     fn ensure_open(&self) -> Result<(), LogError> {
@@ -274,7 +334,7 @@ impl Log {
 
         let mut w = lock(&self.writer);
         self.ensure_open()?;
-        let base_offset = self.log_end.load(Ordering::Acquire);
+        let base_offset = self.offsets.log_end.load(Ordering::Acquire);
         let mut buf = records.to_vec();
         let mut next = base_offset;
         let mut staged: HashMap<i64, ProducerAppendInfo> = HashMap::new();
@@ -326,7 +386,7 @@ impl Log {
             w.producers.update(info);
         }
         self.publish_first_unstable(&w);
-        self.log_end.store(next, Ordering::Release);
+        self.offsets.log_end.store(next, Ordering::Release);
         drop(w);
 
         self.after_append(rolled, now_ms, &config)?;
@@ -361,7 +421,7 @@ impl Log {
 
         let mut w = lock(&self.writer);
         self.ensure_open()?;
-        let log_end = self.log_end.load(Ordering::Acquire);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
         if first_offset < log_end {
             return Err(LogError::OffsetOutOfOrder {
                 offset: first_offset,
@@ -377,9 +437,13 @@ impl Log {
                 self.publish_segments(segments.with_active_replaced(fresh));
                 active.delete_files()?;
             }
-            self.log_end.store(first_offset, Ordering::Release);
-            self.log_start.store(first_offset, Ordering::Release);
-            self.recovery_point.store(first_offset, Ordering::Release);
+            self.offsets.log_end.store(first_offset, Ordering::Release);
+            self.offsets
+                .log_start
+                .store(first_offset, Ordering::Release);
+            self.offsets
+                .recovery_point
+                .store(first_offset, Ordering::Release);
             self.write_checkpoint()?;
         }
 
@@ -429,7 +493,9 @@ impl Log {
             }
             self.record_completed(&mut w, &completed);
             self.publish_first_unstable(&w);
-            self.log_end.store(chunk_last + 1, Ordering::Release);
+            self.offsets
+                .log_end
+                .store(chunk_last + 1, Ordering::Release);
             chunk_start = chunk_end;
         }
         drop(w);
@@ -446,28 +512,40 @@ impl Log {
     pub fn reset_empty_to(&self, offset: i64) -> Result<(), LogError> {
         let mut w = lock(&self.writer);
         self.ensure_open()?;
-        let log_end = self.log_end.load(Ordering::Acquire);
+        let _no_flush = lock(&self.offsets.flush_lock);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
         if offset < log_end {
             return Err(LogError::InvalidOffset {
                 offset,
                 log_end_offset: log_end,
             });
         }
-        let old = self.segments();
-        for s in old.iter() {
-            s.delete_files()?;
-        }
-        let fresh = Arc::new(Segment::create(&self.dir, offset)?);
-        self.publish_segments(SegmentSet::single(fresh));
-        self.log_end.store(offset, Ordering::Release);
-        self.log_start.store(offset, Ordering::Release);
-        self.recovery_point.store(offset, Ordering::Release);
-        w.producers.clear();
-        write(&self.aborted).clear();
-        self.publish_first_unstable(&w);
+        // Producer snapshots of the old data go first (without them a reopen rebuilds state by
+        // scanning). Then the new start is persisted: if we die half-way, opening the
+        // directory drops every segment below it and starts afresh at `offset`.
         for o in std::mem::take(&mut w.snapshot_offsets) {
             remove_file_if_exists(&self.dir.join(snapshot_file_name(o)))?;
         }
+        {
+            let _guard = lock(&self.offsets.checkpoint_lock);
+            OffsetsCheckpoint {
+                log_start_offset: offset,
+                recovery_point: offset,
+            }
+            .write(&self.dir)?;
+        }
+        let old = self.segments();
+        let fresh = Arc::new(Segment::create(&self.dir, offset)?);
+        self.publish_segments(SegmentSet::single(fresh));
+        self.offsets.log_end.store(offset, Ordering::Release);
+        self.offsets.log_start.store(offset, Ordering::Release);
+        self.offsets.recovery_point.store(offset, Ordering::Release);
+        for s in old.iter().filter(|s| s.base_offset() != offset) {
+            s.delete_files()?;
+        }
+        w.producers.clear();
+        write(&self.aborted).clear();
+        self.publish_first_unstable(&w);
         self.write_checkpoint()?;
         checkpoint::sync_dir(&self.dir)
     }
@@ -490,7 +568,7 @@ impl Log {
         let config = self.config();
         let mut w = lock(&self.writer);
         self.ensure_open()?;
-        let offset = self.log_end.load(Ordering::Acquire);
+        let offset = self.offsets.log_end.load(Ordering::Acquire);
         let bytes = build_control_batch(&ControlBatchSpec {
             offset,
             partition_leader_epoch: self.leader_epoch.load(Ordering::Relaxed),
@@ -521,7 +599,7 @@ impl Log {
         w.producers.update(info);
         self.record_completed(&mut w, completed.as_slice());
         self.publish_first_unstable(&w);
-        self.log_end.store(offset + 1, Ordering::Release);
+        self.offsets.log_end.store(offset + 1, Ordering::Release);
         drop(w);
 
         self.after_append(rolled, now_ms, &config)?;
@@ -537,7 +615,20 @@ impl Log {
         config: &LogConfig,
     ) -> Result<(), LogError> {
         if let Some(offset) = rolled_at {
-            self.flush_up_to(offset, now_ms, true)?;
+            // Like Kafka, the rolled segment is flushed in the background so that this append
+            // does not wait for a whole segment's fsync; the recovery point follows.
+            let offsets = self.offsets.clone();
+            let segments = self.segments();
+            let spawned = std::thread::Builder::new()
+                .name("strait-log-flush".into())
+                .spawn(move || {
+                    if let Err(e) = offsets.flush_up_to(&segments, offset, now_ms, false) {
+                        tracing::error!(dir = %offsets.dir.display(), error = %e, "flushing a rolled segment failed");
+                    }
+                });
+            if spawned.is_err() {
+                self.flush_up_to(offset, now_ms, false)?;
+            }
         }
         self.maybe_flush_with(now_ms, config)
     }
@@ -613,8 +704,8 @@ impl Log {
     /// bigger than `max_bytes`, more while they fit in `max_bytes`, none ending at or past
     /// `upper_bound` (exclusive; e.g. the high watermark or LSO). Empty at the log end.
     pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> Result<Bytes, LogError> {
-        let log_start = self.log_start.load(Ordering::Acquire);
-        let log_end = self.log_end.load(Ordering::Acquire);
+        let log_start = self.offsets.log_start.load(Ordering::Acquire);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
         if offset < log_start || offset > log_end {
             return Err(LogError::OffsetOutOfRange {
                 offset,
@@ -631,7 +722,7 @@ impl Log {
             // The segment was deleted between the range check and now.
             return Err(LogError::OffsetOutOfRange {
                 offset,
-                log_start_offset: self.log_start.load(Ordering::Acquire),
+                log_start_offset: self.offsets.log_start.load(Ordering::Acquire),
                 log_end_offset: log_end,
             });
         };
@@ -650,12 +741,12 @@ impl Log {
 
     /// First offset that may be read.
     pub fn log_start_offset(&self) -> i64 {
-        self.log_start.load(Ordering::Acquire)
+        self.offsets.log_start.load(Ordering::Acquire)
     }
 
     /// Offset the next appended record gets.
     pub fn log_end_offset(&self) -> i64 {
-        self.log_end.load(Ordering::Acquire)
+        self.offsets.log_end.load(Ordering::Acquire)
     }
 
     /// High watermark; equal to the log end offset on a single node.
@@ -667,7 +758,7 @@ impl Log {
     /// high watermark.
     pub fn last_stable_offset(&self) -> i64 {
         let first_unstable = self.first_unstable.load(Ordering::Acquire);
-        let log_start = self.log_start.load(Ordering::Acquire);
+        let log_start = self.offsets.log_start.load(Ordering::Acquire);
         let hw = self.high_watermark();
         if first_unstable == NO_OPEN_TXN {
             hw
@@ -684,8 +775,8 @@ impl Log {
     /// ListOffsets by timestamp: `(offset, timestamp)` of the first record whose timestamp is
     /// `>= ts`, or `None`.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
-        let log_start = self.log_start.load(Ordering::Acquire);
-        let log_end = self.log_end.load(Ordering::Acquire);
+        let log_start = self.offsets.log_start.load(Ordering::Acquire);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
         let segments = self.segments();
         for (i, segment) in segments.iter().enumerate() {
             if segments.next_base(i).is_some_and(|next| next <= log_start)
@@ -747,7 +838,7 @@ impl Log {
         let w = lock(&self.writer);
         let hw = self.high_watermark();
         let offset = if offset == -1 { hw } else { offset };
-        let log_start = self.log_start.load(Ordering::Acquire);
+        let log_start = self.offsets.log_start.load(Ordering::Acquire);
         if offset < 0 || offset > hw {
             return Err(LogError::OffsetOutOfRange {
                 offset,
@@ -758,7 +849,7 @@ impl Log {
         if offset <= log_start {
             return Ok(log_start);
         }
-        self.log_start.store(offset, Ordering::Release);
+        self.offsets.log_start.store(offset, Ordering::Release);
         self.write_checkpoint()?;
         write(&self.aborted).truncate_before(offset);
         let segments = self.segments();
@@ -780,7 +871,7 @@ impl Log {
             .remove_expired(now_ms, config.producer_id_expiration_ms);
         let mut deleted = 0u64;
 
-        let log_start = self.log_start.load(Ordering::Acquire);
+        let log_start = self.offsets.log_start.load(Ordering::Acquire);
         let segments = self.segments();
         let count = (0..segments.len())
             .take_while(|&i| segments.next_base(i).is_some_and(|next| next <= log_start))
@@ -855,7 +946,7 @@ impl Log {
         let mut count = count.min(segments.len());
         if count == segments.len() {
             let active = segments.active();
-            let log_end = self.log_end.load(Ordering::Acquire);
+            let log_end = self.offsets.log_end.load(Ordering::Acquire);
             if active.size() == 0 {
                 count -= 1;
             } else {
@@ -879,10 +970,11 @@ impl Log {
         }
         let (remaining, removed) = segments.without_oldest(count);
         let new_start = self
+            .offsets
             .log_start
             .load(Ordering::Acquire)
             .max(remaining.first_base());
-        self.log_start.store(new_start, Ordering::Release);
+        self.offsets.log_start.store(new_start, Ordering::Release);
         self.write_checkpoint()?;
         self.publish_segments(remaining);
         write(&self.aborted).truncate_before(new_start);
@@ -902,7 +994,7 @@ impl Log {
     /// fsyncs everything appended so far (logs and indexes) and checkpoints the recovery
     /// point.
     pub fn flush(&self) -> Result<(), LogError> {
-        let log_end = self.log_end.load(Ordering::Acquire);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
         self.flush_up_to(log_end, wall_clock_ms(), true)
     }
 
@@ -914,10 +1006,10 @@ impl Log {
     }
 
     fn maybe_flush_with(&self, now_ms: i64, config: &LogConfig) -> Result<(), LogError> {
-        let log_end = self.log_end.load(Ordering::Acquire);
-        let recovery_point = self.recovery_point.load(Ordering::Acquire);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
+        let recovery_point = self.offsets.recovery_point.load(Ordering::Acquire);
         let unflushed = log_end.saturating_sub(recovery_point).max(0) as u64;
-        let since_flush = now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Acquire));
+        let since_flush = now_ms.saturating_sub(self.offsets.last_flush_ms.load(Ordering::Acquire));
         if unflushed > 0
             && (unflushed >= config.flush_interval_messages
                 || since_flush >= config.flush_interval_ms)
@@ -927,33 +1019,9 @@ impl Log {
         Ok(())
     }
 
-    /// fsyncs every segment holding offsets in `[recovery point, offset)` and moves the
-    /// recovery point to `offset`. The checkpoint is rewritten when `force` is set or when the
-    /// recovery point crosses into another segment (that is all recovery needs).
     fn flush_up_to(&self, offset: i64, now_ms: i64, force: bool) -> Result<(), LogError> {
-        let _guard = lock(&self.flush_lock);
-        let recovery_point = self.recovery_point.load(Ordering::Acquire);
-        if offset <= recovery_point && !force {
-            return Ok(());
-        }
         let segments = self.segments();
-        for (i, segment) in segments.iter().enumerate() {
-            let holds_unflushed = segments
-                .next_base(i)
-                .is_none_or(|next| next > recovery_point);
-            if holds_unflushed && segment.base_offset() < offset.max(recovery_point + 1) {
-                segment.sync()?;
-            }
-        }
-        checkpoint::sync_dir(&self.dir)?;
-        let new_point = offset.max(recovery_point);
-        self.recovery_point.store(new_point, Ordering::Release);
-        self.last_flush_ms.store(now_ms, Ordering::Release);
-        let crossed = segments.floor_index(recovery_point) != segments.floor_index(new_point);
-        if force || crossed {
-            self.write_checkpoint()?;
-        }
-        Ok(())
+        self.offsets.flush_up_to(&segments, offset, now_ms, force)
     }
 
     /// Flushes everything, writes a producer snapshot and the clean-shutdown marker. Later
@@ -964,7 +1032,7 @@ impl Log {
             self.closed.store(true, Ordering::Release);
             let segments = self.segments();
             segments.active().finish_time_index()?;
-            let log_end = self.log_end.load(Ordering::Acquire);
+            let log_end = self.offsets.log_end.load(Ordering::Acquire);
             {
                 let aborted = read(&self.aborted);
                 snapshot::write(&self.dir, log_end, &w.producers, aborted.records(), true)?;
@@ -975,6 +1043,7 @@ impl Log {
             self.prune_snapshots(&mut w)?;
         }
         self.flush()?;
+        self.offsets.retired.store(true, Ordering::Release);
         checkpoint::mark_clean_shutdown(&self.dir)
     }
 
@@ -982,6 +1051,8 @@ impl Log {
     pub fn delete(self) -> Result<(), LogError> {
         let _w = lock(&self.writer);
         self.closed.store(true, Ordering::Release);
+        let _no_flush = lock(&self.offsets.flush_lock);
+        self.offsets.retired.store(true, Ordering::Release);
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

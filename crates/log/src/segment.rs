@@ -792,3 +792,139 @@ fn decode_offsets_and_timestamps(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::split_and_verify;
+    use crate::batch::tests::encode_batch;
+    use kafka_protocol::records::Compression;
+
+    /// Appends `n` batches of 2 records at offsets base, base+2, ...
+    fn filled(dir: &Path, base: i64, n: usize, interval: u32) -> (Segment, Vec<u8>) {
+        let seg = Segment::create(dir, base).unwrap();
+        let mut all = Vec::new();
+        for i in 0..n {
+            let mut b = encode_batch(2, 100 + i as i64, None, false, Compression::None);
+            crate::batch::set_base_offset(&mut b, base + 2 * i as i64);
+            let spans = split_and_verify(&b).unwrap();
+            seg.append(&b, &spans, interval, 0).unwrap();
+            all.extend_from_slice(&b);
+        }
+        (seg, all)
+    }
+
+    #[test]
+    fn append_indexes_every_interval_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seg, all) = filled(dir.path(), 100, 50, 300);
+        assert_eq!(seg.size(), all.len() as u64);
+        let batch_len = all.len() / 50;
+        // An entry is due once more than `interval` bytes were written since the last one.
+        let expected_entries = 50 / (300 / batch_len + 1);
+        assert!(seg.offset_index.len() >= expected_entries - 1);
+        assert!(seg.offset_index.is_consistent(seg.size(), 1000));
+        assert_eq!(
+            seg.max_timestamp(),
+            MaxTimestamp {
+                timestamp: 150,
+                batch_offset: 198
+            }
+        );
+        match seg.read(100, usize::MAX, i64::MAX).unwrap() {
+            SegmentRead::Data(b) => assert_eq!(b.as_ref(), &all[..]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            seg.read(200, 10, i64::MAX).unwrap(),
+            SegmentRead::Beyond
+        ));
+        assert!(matches!(
+            seg.read(150, 10, 151).unwrap(),
+            SegmentRead::Bounded
+        ));
+        assert_eq!(seg.find_by_timestamp(120, 0).unwrap(), Some((139, 120)));
+        assert_eq!(seg.find_by_timestamp(120, 141).unwrap(), Some((141, 121)));
+        assert_eq!(
+            seg.record_with_timestamp(198, 150).unwrap(),
+            Some((199, 150))
+        );
+    }
+
+    #[test]
+    fn recover_truncates_partial_batch_and_rebuilds_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seg, all) = filled(dir.path(), 0, 20, 200);
+        let entries = seg.offset_index.entries().clone();
+        let times = seg.time_index.entries().clone();
+        let path = seg.log_path().to_path_buf();
+        drop(seg);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut f, &all[..70]).unwrap();
+        drop(f);
+        std::fs::write(dir.path().join(index_file_name(0)), [1u8; 16]).unwrap();
+
+        let (seg, damaged) = Segment::open(dir.path(), 0).unwrap();
+        assert!(!damaged);
+        assert_eq!(
+            seg.check_on_open(None, false).unwrap(),
+            OpenCheck::NeedsRecovery
+        );
+        let r = seg.recover(200).unwrap();
+        assert_eq!(r.next_offset, Some(40));
+        assert_eq!(r.truncated_bytes, 70);
+        assert_eq!(seg.size(), all.len() as u64);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), all.len() as u64);
+        assert_eq!(*seg.offset_index.entries(), entries);
+        // Recovery adds the closing time entry that a roll would have added.
+        seg.finish_time_index().unwrap();
+        let closing = TimeEntry {
+            timestamp: 120,
+            relative_offset: 38,
+        };
+        let mut expected_times = times;
+        if expected_times.last() != Some(&closing) {
+            expected_times.push(closing);
+        }
+        assert_eq!(*seg.time_index.entries(), expected_times);
+        // A consistent segment passes the open check and reports its end offset.
+        drop(seg);
+        let (seg, _) = Segment::open(dir.path(), 0).unwrap();
+        assert_eq!(
+            seg.check_on_open(None, false).unwrap(),
+            OpenCheck::Consistent {
+                next_offset: Some(40)
+            }
+        );
+        assert_eq!(
+            seg.check_on_open(Some(40), false).unwrap(),
+            OpenCheck::Consistent { next_offset: None }
+        );
+        // Index entries beyond the next segment's base are inconsistent.
+        assert_eq!(
+            seg.check_on_open(Some(10), false).unwrap(),
+            OpenCheck::NeedsRecovery
+        );
+    }
+
+    #[test]
+    fn recover_rejects_offsets_going_backwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seg, all) = filled(dir.path(), 10, 3, 4096);
+        let mut again = encode_batch(1, 1, None, false, Compression::None);
+        crate::batch::set_base_offset(&mut again, 12);
+        let spans = split_and_verify(&again).unwrap();
+        seg.append(&again, &spans, 4096, 0).unwrap();
+        let r = seg.recover(4096).unwrap();
+        assert_eq!(r.next_offset, Some(16));
+        assert_eq!(seg.size(), all.len() as u64);
+        // A batch below the segment base is rejected too.
+        let dir = tempfile::tempdir().unwrap();
+        let seg = Segment::create(dir.path(), 50).unwrap();
+        let b = encode_batch(1, 1, None, false, Compression::None);
+        seg.append(&b, &split_and_verify(&b).unwrap(), 4096, 0)
+            .unwrap();
+        let r = seg.recover(4096).unwrap();
+        assert_eq!((r.next_offset, seg.size()), (None, 0));
+    }
+}

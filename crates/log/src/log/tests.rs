@@ -787,16 +787,16 @@ fn flush_policy_advances_recovery_point() {
     .unwrap();
     let checkpoint = || OffsetsCheckpoint::read(dir.path()).unwrap().unwrap();
     log.append_leader(&plain(3, 1), 0).unwrap();
-    assert_eq!(log.recovery_point.load(Ordering::Acquire), 0);
+    assert_eq!(log.offsets.recovery_point.load(Ordering::Acquire), 0);
     log.append_leader(&plain(3, 1), 0).unwrap();
-    assert_eq!(log.recovery_point.load(Ordering::Acquire), 6);
+    assert_eq!(log.offsets.recovery_point.load(Ordering::Acquire), 6);
     log.update_config(LogConfig {
         flush_interval_ms: 100,
         ..small_config()
     });
     log.append_leader(&plain(1, 1), 0).unwrap();
     log.maybe_flush(wall_clock_ms() + 1000).unwrap();
-    assert_eq!(log.recovery_point.load(Ordering::Acquire), 7);
+    assert_eq!(log.offsets.recovery_point.load(Ordering::Acquire), 7);
     log.flush().unwrap();
     assert_eq!(checkpoint().recovery_point, 7);
 }
@@ -888,4 +888,35 @@ fn concurrent_readers_see_only_whole_published_batches() {
     for r in readers {
         assert!(r.join().unwrap() > 0);
     }
+}
+
+#[test]
+fn rolled_segments_are_flushed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = plain(5, 1);
+    let log = Log::open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: (batch.len() * 2) as u64,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..5 {
+        log.append_leader(&batch, 0).unwrap();
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 10, 20]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while OffsetsCheckpoint::read(dir.path())
+        .unwrap()
+        .map(|c| c.recovery_point)
+        != Some(20)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "recovery point never reached 20"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(log.offsets.recovery_point.load(Ordering::Acquire), 20);
 }
