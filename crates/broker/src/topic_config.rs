@@ -322,6 +322,8 @@ fn validate_value(def: &TopicConfigDef, value: &str) -> Result<(), TopicConfigEr
 
 /// The layers a topic config is resolved through.
 pub struct ConfigLayers<'a> {
+    /// This broker's id: per-broker dynamic configs are stored as `{id}:{key}`.
+    pub node_id: i32,
     pub topic: &'a BTreeMap<String, String>,
     pub dynamic_broker: &'a BTreeMap<String, String>,
     pub static_broker: &'a BTreeMap<String, String>,
@@ -343,6 +345,9 @@ impl ConfigLayers<'_> {
             synonyms.push((def.name.to_string(), v.clone(), ConfigSource::DynamicTopic));
         }
         if let Some(syn) = def.broker_synonym {
+            if let Some(v) = self.dynamic_broker.get(&per_broker_key(self.node_id, syn)) {
+                synonyms.push((syn.to_string(), v.clone(), ConfigSource::DynamicBroker));
+            }
             if let Some(v) = self.dynamic_broker.get(syn) {
                 synonyms.push((
                     syn.to_string(),
@@ -406,6 +411,12 @@ impl ConfigLayers<'_> {
     }
 }
 
+/// How a per-broker dynamic config is keyed in the dynamic broker config map
+/// (cluster-wide defaults use the bare key).
+pub fn per_broker_key(node_id: i32, key: &str) -> String {
+    format!("{node_id}:{key}")
+}
+
 /// Static broker values, including Kafka's coarser-unit aliases
 /// (log.retention.hours/minutes, log.roll.hours).
 fn static_broker_value(props: &BTreeMap<String, String>, key: &str) -> Option<String> {
@@ -453,6 +464,7 @@ mod tests {
             ("log.segment.bytes".to_string(), "4096".to_string()),
         ]);
         let layers = ConfigLayers {
+            node_id: 1,
             topic: &topic,
             dynamic_broker: &dynamic,
             static_broker: &stat,

@@ -2,7 +2,7 @@
 //! messages. Owns the header rules (which header version goes with which API
 //! version); must never handle a request.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -95,13 +95,8 @@ pub fn decode_request(frame: Bytes) -> Result<DecodedRequest, ProtocolError> {
     }
     let body =
         RequestKind::decode(api_key, &mut buf, version).map_err(|e| malformed(e.to_string()))?;
-    if buf.has_remaining() {
-        // Kafka tolerates nothing after the body either.
-        return Err(malformed(format!(
-            "{} unexpected trailing bytes",
-            buf.remaining()
-        )));
-    }
+    // Bytes after the body are ignored, as Kafka's request parser does:
+    // clients may send fields of a newer schema revision.
     Ok(DecodedRequest {
         header,
         api_key,
@@ -160,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_unknown_key_truncation_and_trailing_bytes() {
+    fn rejects_unknown_key_and_truncation_but_ignores_trailing_bytes() {
         let mut f =
             BytesMut::from(&frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())[..]);
         f[0] = 0x03;
@@ -176,6 +171,10 @@ mod tests {
         let mut f =
             BytesMut::from(&frame(ApiKey::ApiVersions, 1, &ApiVersionsRequest::default())[..]);
         f.extend_from_slice(b"junk");
+        assert!(decode_request(f.freeze()).is_ok());
+        let mut f = BytesMut::from(&frame(ApiKey::Metadata, 9, &ApiVersionsRequest::default())[..]);
+        f.truncate(f.len() - 1);
+        f.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x7f]);
         assert!(matches!(
             decode_request(f.freeze()),
             Err(ProtocolError::Malformed { .. })

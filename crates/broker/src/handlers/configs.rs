@@ -17,7 +17,9 @@ use kafka_protocol::messages::{
 use super::str_bytes;
 use crate::errors;
 use crate::state::Broker;
-use crate::topic_config::{ConfigSource, ConfigType, TOPIC_CONFIGS, validate_topic_config};
+use crate::topic_config::{
+    ConfigSource, ConfigType, TOPIC_CONFIGS, per_broker_key, validate_topic_config,
+};
 
 pub const TOPIC: i8 = 2;
 pub const BROKER: i8 = 4;
@@ -101,7 +103,7 @@ pub fn describe(
                     result.error_message = Some(str_bytes(message));
                 }
                 Ok(()) => {
-                    result.configs = broker_configs(broker)
+                    result.configs = broker_configs(broker, !name.is_empty())
                         .into_iter()
                         .filter(|(n, ..)| wanted(n))
                         .map(|(n, v, source, kind, synonyms)| {
@@ -146,11 +148,14 @@ type BrokerConfigEntry = (
 
 /// The broker-level configs: every broker synonym of a topic config plus
 /// every key of server.properties, resolved dynamic > static > default.
-fn broker_configs(broker: &Broker) -> Vec<BrokerConfigEntry> {
+fn broker_configs(broker: &Broker, per_broker: bool) -> Vec<BrokerConfigEntry> {
     let dynamic = broker.store.broker_configs();
     let mut out: BTreeMap<String, BrokerConfigEntry> = BTreeMap::new();
     let mut add = |name: &str, default: Option<&str>, kind: ConfigType| {
         let mut synonyms = Vec::new();
+        if per_broker && let Some(v) = dynamic.get(&per_broker_key(broker.node_id(), name)) {
+            synonyms.push((name.to_string(), v.clone(), ConfigSource::DynamicBroker));
+        }
         if let Some(v) = dynamic.get(name) {
             synonyms.push((
                 name.to_string(),
@@ -318,9 +323,35 @@ async fn store_configs(
         }
         BROKER => {
             check_broker_name(broker, name)?;
-            let next = build(&broker.store.broker_configs(), false)?;
+            // The cluster-wide defaults use bare keys; this broker's own
+            // values are stored under `{node}:{key}`.
+            let all = broker.store.broker_configs();
+            let prefix = per_broker_key(broker.node_id(), "");
+            let (mine, others): (BTreeMap<String, String>, BTreeMap<String, String>) =
+                if name.is_empty() {
+                    all.into_iter().partition(|(k, _)| !k.contains(':'))
+                } else {
+                    let (mine, others): (Vec<_>, Vec<_>) =
+                        all.into_iter().partition(|(k, _)| k.starts_with(&prefix));
+                    (
+                        mine.into_iter()
+                            .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+                            .collect(),
+                        others.into_iter().collect(),
+                    )
+                };
+            let next_mine = build(&mine, false)?;
             if validate_only {
                 return Ok(());
+            }
+            let mut next = others;
+            for (k, v) in next_mine {
+                let key = if name.is_empty() {
+                    k
+                } else {
+                    per_broker_key(broker.node_id(), &k)
+                };
+                next.insert(key, v);
             }
             broker
                 .store
