@@ -160,10 +160,13 @@ fn unreachable_cluster_times_out_with_one_line() {
 }
 
 #[test]
-fn unsupported_security_protocol_names_the_property() {
+fn incomplete_sasl_settings_name_the_property() {
     let path =
-        std::env::temp_dir().join(format!("strait-cli-ssl-{}.properties", std::process::id()));
-    if let Err(e) = std::fs::write(&path, "security.protocol=SASL_SSL\n") {
+        std::env::temp_dir().join(format!("strait-cli-sasl-{}.properties", std::process::id()));
+    if let Err(e) = std::fs::write(
+        &path,
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n",
+    ) {
         panic!("{e}");
     }
     let config_arg = path.to_string_lossy().into_owned();
@@ -177,7 +180,7 @@ fn unsupported_security_protocol_names_the_property() {
             &config_arg,
         ],
     );
-    assert_one_line_error(&r, "security.protocol");
+    assert_one_line_error(&r, "sasl.jaas.config");
     let _ = std::fs::remove_file(path);
 }
 

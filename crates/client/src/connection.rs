@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
@@ -104,6 +104,9 @@ pub struct Connection {
     request_timeout: Duration,
     broker_versions: BTreeMap<i16, VersionRange>,
     tasks: Vec<JoinHandle<()>>,
+    /// When the SASL session lifetime (KIP-368) is nearly over: from then on
+    /// the connection reports itself closed so pools open a fresh one.
+    session_expiry: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -146,6 +149,14 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
+        if config.security_protocol.uses_tls() {
+            let Some(tls) = &config.tls else {
+                return Err(missing_security_settings(config));
+            };
+            let timeout = config.connection_setup_timeout;
+            let stream = crate::tls::handshake(stream, address, tls, timeout).await?;
+            return Connection::from_stream(stream, address, config).await;
+        }
         Connection::from_stream(stream, address, config).await
     }
 
@@ -158,6 +169,15 @@ impl Connection {
     ) -> Result<Connection, ClientError> {
         let mut connection = Connection::start(stream, address.into(), config);
         connection.negotiate_api_versions().await?;
+        if config.security_protocol.uses_sasl() {
+            let Some(sasl) = &config.sasl else {
+                return Err(missing_security_settings(config));
+            };
+            if let Some(lifetime) = crate::sasl::authenticate(&connection, sasl).await? {
+                // Like Java clients, move on well before the broker's deadline.
+                connection.session_expiry = Some(Instant::now() + lifetime / 10 * 9);
+            }
+        }
         Ok(connection)
     }
 
@@ -178,6 +198,7 @@ impl Connection {
             request_timeout: config.request_timeout,
             broker_versions: BTreeMap::new(),
             tasks: vec![writer_task, reader_task],
+            session_expiry: None,
         }
     }
 
@@ -188,12 +209,22 @@ impl Connection {
 
     /// Why the connection is unusable, if it is.
     pub fn close_reason(&self) -> Option<String> {
-        self.shared.lock().closed.clone()
+        self.shared.lock().closed.clone().or_else(|| {
+            self.session_expired()
+                .then(|| "the SASL session is about to expire".to_string())
+        })
     }
 
-    /// True once the socket failed, the broker hung up or a request timed out.
+    /// True once the socket failed, the broker hung up, a request timed out
+    /// or the SASL session is about to expire.
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed.is_some()
+        self.shared.lock().closed.is_some() || self.session_expired()
+    }
+
+    /// True once 90% of the SASL session lifetime the broker granted has
+    /// passed (see [`crate::sasl`]); requests in flight still complete.
+    pub fn session_expired(&self) -> bool {
+        self.session_expiry.is_some_and(|at| Instant::now() >= at)
     }
 
     /// Closes the connection, failing requests still in flight.
@@ -422,6 +453,14 @@ impl Connection {
             tracing::debug!(address = %self.shared.address, api_versions_version = version, apis = self.broker_versions.len(), "negotiated API versions");
             return Ok(());
         }
+    }
+}
+
+fn missing_security_settings(config: &ClientConfig) -> ClientError {
+    ClientError::InvalidConfig {
+        property: "security.protocol".to_string(),
+        value: config.security_protocol.name().to_string(),
+        reason: "the TLS or SASL settings it needs are missing (build the configuration with ClientConfig::from_properties or with_security)".to_string(),
     }
 }
 

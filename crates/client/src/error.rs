@@ -27,6 +27,19 @@ pub enum ClientError {
     /// A TCP connection could not be established.
     #[error("Could not connect to {address}: {reason}")]
     Connect { address: String, reason: String },
+    /// The TLS handshake failed for a reason a retry will not fix (untrusted
+    /// or mismatching certificate, protocol mismatch, refused client certificate).
+    #[error("TLS handshake with {address} failed: {reason}")]
+    Tls { address: String, reason: String },
+    /// SASL authentication failed on the client side (for example the
+    /// broker could not prove it knows the SCRAM credentials). Failures the
+    /// broker reports arrive as [`ClientError::Server`] with its message.
+    #[error("SASL {mechanism} authentication with {address} failed: {reason}")]
+    Authentication {
+        address: String,
+        mechanism: String,
+        reason: String,
+    },
     /// The connection broke (or was closed) while requests were in flight.
     #[error("Connection to {address} was closed: {reason}")]
     ConnectionClosed { address: String, reason: String },
@@ -273,6 +286,23 @@ pub fn error_description(error: ResponseError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn security_failures_are_final() {
+        let tls = ClientError::Tls {
+            address: "h:1".to_string(),
+            reason: "untrusted".to_string(),
+        };
+        assert!(!tls.is_retriable() && !tls.is_transport());
+        let auth = ClientError::from_code(58, Some("Authentication failed"));
+        assert!(auth.as_ref().is_some_and(|e| !e.is_retriable()));
+        let scram = ClientError::Authentication {
+            address: "h:1".to_string(),
+            mechanism: "SCRAM-SHA-256".to_string(),
+            reason: "bad server signature".to_string(),
+        };
+        assert!(!scram.is_retriable());
+    }
 
     #[test]
     fn broker_message_wins_over_default_text() {
