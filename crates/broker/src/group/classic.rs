@@ -997,7 +997,7 @@ impl Group {
                 }
                 return;
             }
-            if !self.next_deadline().is_some_and(|d| d <= now) {
+            if self.next_deadline().is_none_or(|d| d > now) {
                 return;
             }
             let expired_pending: Vec<String> = self
