@@ -406,7 +406,7 @@ async fn rebalance_timeout_drops_members_that_do_not_rejoin() {
 #[tokio::test]
 async fn initial_delay_gathers_members_into_the_first_generation() {
     let e = env_with(GroupConfig {
-        initial_rebalance_delay: Duration::from_millis(300),
+        initial_rebalance_delay: Duration::from_millis(500),
         ..config()
     });
     let mut joins = Vec::new();
