@@ -132,6 +132,7 @@ def test_incremental_alter_unknown_config_rejected(broker, topic_name):
     assert ei.value.args[0].code() == KafkaError.INVALID_CONFIG
 
 
+@pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
 def test_alter_configs_replaces_whole_set(broker, topic_name):
     """Legacy AlterConfigs replaces all dynamic configs of the resource."""
     a = kh.create_topic(broker.bootstrap, topic_name, config={"retention.ms": "99999"})

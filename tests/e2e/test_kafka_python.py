@@ -150,3 +150,25 @@ def test_kafka_python_group_consumer(broker, topic_name):
         assert committed == 20
     finally:
         consumer.close()
+
+
+def test_describe_log_dirs(broker, topic_name):
+    create_topic(broker.bootstrap, topic_name, 2)
+    producer = KafkaProducer(**common(broker.bootstrap, None))
+    try:
+        producer.send(topic_name, value=b"x" * 100, partition=1).get(timeout=T)
+    finally:
+        producer.close(timeout=T)
+    admin = KafkaAdminClient(**common(broker.bootstrap, None))
+    try:
+        (entry,) = admin.describe_log_dirs()
+    finally:
+        admin.close()
+    assert entry["broker"] == 1
+    (log_dir,) = entry["log_dirs"]
+    assert log_dir["error_code"] == 0
+    assert log_dir["log_dir"] == str(broker.data_dir)
+    (topic,) = [t for t in log_dir["topics"] if t["name"] == topic_name]
+    sizes = {p["partition_index"]: p["partition_size"] for p in topic["partitions"]}
+    assert sizes[0] == 0
+    assert sizes[1] > 100  # one record batch holding a 100-byte value
