@@ -89,6 +89,12 @@ const KNOWN: &[(&str, Check)] = &[
     ("offsets.topic.replication.factor", Check::Int),
     ("transaction.state.log.replication.factor", Check::Int),
     ("transaction.state.log.min.isr", Check::Int),
+    ("transaction.max.timeout.ms", Check::Int),
+    (
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        Check::Int,
+    ),
+    ("transactional.id.expiration.ms", Check::Int),
     ("group.initial.rebalance.delay.ms", Check::Int),
     ("group.min.session.timeout.ms", Check::Int),
     ("group.max.session.timeout.ms", Check::Int),

@@ -15,6 +15,7 @@ mod server;
 mod state;
 pub mod topic_config;
 mod topic_table;
+mod txn;
 mod upkeep;
 
 pub use config::{BrokerConfig, ConfigError};

@@ -141,6 +141,11 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         GroupConfig::from_properties(&config.properties),
     )
     .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+    let txns = crate::txn::TxnCoordinator::open(
+        store.clone(),
+        groups.clone(),
+        crate::txn::TxnConfig::from_properties(&config.properties),
+    );
     let broker = Arc::new(Broker {
         config,
         advertised,
@@ -150,6 +155,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         admin: Mutex::new(()),
         producer_ids: ProducerIdAllocator::default(),
         groups,
+        txns,
         links: std::sync::OnceLock::new(),
     });
     {
@@ -167,6 +173,9 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     }));
     let _ = broker.links.set(engine);
     tokio::spawn(crate::upkeep::run(broker.clone()));
+    // Transactions left open by the previous run end before clients connect.
+    broker.txns.recover(broker.as_ref()).await;
+    tokio::spawn(broker.txns.clone().run(Arc::downgrade(&broker)));
 
     for (name, listener, port) in bound {
         tracing::info!("listening on {name}://{}", listener.local_addr()?);

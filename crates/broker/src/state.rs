@@ -28,6 +28,8 @@ pub struct Broker {
     pub producer_ids: ProducerIdAllocator,
     /// Consumer groups and their committed offsets.
     pub groups: GroupCoordinator,
+    /// Transactional ids and their transactions.
+    pub txns: crate::txn::TxnCoordinator,
     /// Cluster links and mirror topics; set once the broker is up.
     pub links: std::sync::OnceLock<Arc<strait_link::LinkEngine>>,
 }

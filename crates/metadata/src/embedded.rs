@@ -27,6 +27,7 @@ const OFFSETS_PREFIX: &str = "offsets/";
 const GROUP_STATE_PREFIX: &str = "group-state/";
 const LINK_PREFIX: &str = "link/";
 const MIRROR_PREFIX: &str = "mirror/";
+const TXN_STATE_PREFIX: &str = "txn-state/";
 
 #[derive(Default)]
 struct State {
@@ -35,6 +36,7 @@ struct State {
     broker_configs: BTreeMap<String, String>,
     offsets: HashMap<String, GroupOffsets>,
     group_states: HashMap<String, Vec<u8>>,
+    txn_states: BTreeMap<String, Vec<u8>>,
     next_producer_id: i64,
     links: BTreeMap<String, LinkRecord>,
     mirrors: BTreeMap<String, MirrorRecord>,
@@ -109,6 +111,8 @@ impl EmbeddedStore {
                 state.mirrors.insert(topic.to_string(), decode(key, value)?);
             } else if let Some(group) = key.strip_prefix(GROUP_STATE_PREFIX) {
                 state.group_states.insert(group.to_string(), value.to_vec());
+            } else if let Some(id) = key.strip_prefix(TXN_STATE_PREFIX) {
+                state.txn_states.insert(id.to_string(), value.to_vec());
             }
         }
         drop(table);
@@ -331,6 +335,35 @@ impl MetadataStore for EmbeddedStore {
         Ok(())
     }
 
+    fn txn_state(&self, transactional_id: &str) -> Option<Vec<u8>> {
+        self.read_state().txn_states.get(transactional_id).cloned()
+    }
+
+    fn set_txn_state(
+        &self,
+        transactional_id: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        self.write(&[(
+            format!("{TXN_STATE_PREFIX}{transactional_id}"),
+            value.clone(),
+        )])?;
+        match value {
+            Some(v) => state.txn_states.insert(transactional_id.to_string(), v),
+            None => state.txn_states.remove(transactional_id),
+        };
+        Ok(())
+    }
+
+    fn txn_states(&self) -> Vec<(String, Vec<u8>)> {
+        self.read_state()
+            .txn_states
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError> {
         let mut state = self.write_state();
         let first = state.next_producer_id;
@@ -529,6 +562,34 @@ mod tests {
         let s = EmbeddedStore::open(&path).unwrap();
         assert_eq!(s.topics().len(), 1);
         assert!(s.group_offsets("g").is_empty());
+    }
+
+    #[test]
+    fn txn_states_persist_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        {
+            let s = EmbeddedStore::open(&path).unwrap();
+            assert!(s.txn_states().is_empty());
+            s.set_txn_state("app/1", Some(b"one".to_vec())).unwrap();
+            s.set_txn_state("b", Some(b"two".to_vec())).unwrap();
+            s.set_txn_state("b", Some(b"three".to_vec())).unwrap();
+            s.set_txn_state("gone", Some(b"x".to_vec())).unwrap();
+            s.set_txn_state("gone", None).unwrap();
+            s.set_txn_state("never", None).unwrap();
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.txn_state("app/1").unwrap(), b"one");
+        assert_eq!(s.txn_state("b").unwrap(), b"three");
+        assert!(s.txn_state("gone").is_none());
+        assert_eq!(
+            s.txn_states(),
+            vec![
+                ("app/1".to_string(), b"one".to_vec()),
+                ("b".to_string(), b"three".to_vec())
+            ]
+        );
+        assert!(s.groups().is_empty(), "txn state is not group state");
     }
 
     #[test]

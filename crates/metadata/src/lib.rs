@@ -1,5 +1,5 @@
 //! Strait's cluster metadata: topics, configs, consumer group offsets and group
-//! state, producer id allocation, the cluster id.
+//! state, transaction state, producer id allocation, the cluster id.
 //!
 //! Everything goes through the [`MetadataStore`] trait so that a replicated store
 //! can later replace the embedded one ([`EmbeddedStore`], backed by redb). This
@@ -72,6 +72,18 @@ pub trait MetadataStore: Send + Sync {
     /// Opaque persisted state of a group, owned by the group coordinator.
     fn group_state(&self, group: &str) -> Option<Vec<u8>>;
     fn set_group_state(&self, group: &str, state: Option<Vec<u8>>) -> Result<(), MetadataError>;
+
+    /// Opaque persisted state of a transactional id, owned by the transaction
+    /// coordinator.
+    fn txn_state(&self, transactional_id: &str) -> Option<Vec<u8>>;
+    /// Stores (Some) or removes (None) a transactional id's state.
+    fn set_txn_state(
+        &self,
+        transactional_id: &str,
+        state: Option<Vec<u8>>,
+    ) -> Result<(), MetadataError>;
+    /// Every stored transactional id with its state.
+    fn txn_states(&self) -> Vec<(String, Vec<u8>)>;
 
     /// Allocates a block of `count` producer ids; returns the first one.
     fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError>;

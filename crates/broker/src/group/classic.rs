@@ -960,6 +960,31 @@ impl Group {
         Ok(())
     }
 
+    /// Whether a TxnOffsetCommit may stage offsets: as an OffsetCommit, except
+    /// that a commit without member id and generation (TxnOffsetCommit before
+    /// v3 carries neither) is accepted in any state, and a rebalance in
+    /// progress does not refuse it.
+    pub fn validate_txn_offset_commit(
+        &self,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(), GroupError> {
+        if self.is(GroupState::Dead) {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        if generation < 0 && self.is(GroupState::Empty) {
+            return Ok(());
+        }
+        if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+            self.validate_current_member(member_id, instance_id)?;
+            if generation != self.generation {
+                return Err(GroupError::IllegalGeneration);
+            }
+        }
+        Ok(())
+    }
+
     /// A committing member shows it is alive.
     pub fn on_member_commit(&mut self, member_id: &str, now: Instant) {
         if matches!(

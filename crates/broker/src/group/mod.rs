@@ -575,6 +575,46 @@ impl GroupCoordinator {
         durable(rx).await.map(|()| true)
     }
 
+    /// Checks that a TxnOffsetCommit from this member may stage offsets for
+    /// `group` (nothing is written). A missing group is fine for a commit
+    /// without generation (it is created when the offsets are committed);
+    /// with a generation it is ILLEGAL_GENERATION, as Kafka answers.
+    pub fn validate_txn_offset_commit(
+        &self,
+        group: &str,
+        generation_id: i32,
+        member_id: &str,
+        group_instance_id: Option<&str>,
+    ) -> Result<(), GroupError> {
+        match self.get(group) {
+            Some(slot) => {
+                slot.lock()
+                    .validate_txn_offset_commit(generation_id, member_id, group_instance_id)
+            }
+            None if generation_id < 0 => Ok(()),
+            None => Err(GroupError::IllegalGeneration),
+        }
+    }
+
+    /// Commits the offsets of a committed transaction, whatever the group's
+    /// state (they were validated when staged). Returns once durable.
+    pub async fn commit_txn_offsets(
+        &self,
+        group: &str,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> Result<(), GroupError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let slot = self.get_or_create(group);
+        let rx = self.inner.writer.submit(
+            &slot.name,
+            Write::CommitOffsets(offsets),
+            &slot.pending_writes,
+        );
+        durable(rx).await
+    }
+
     /// Committed offsets of a group, regardless of its state (None when a
     /// partition has none). `partitions` None means every committed one.
     pub fn fetch_offsets(

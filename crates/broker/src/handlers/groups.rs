@@ -431,6 +431,20 @@ pub fn offset_fetch(
                     t
                 })
                 .collect();
+            if req.require_stable {
+                for t in &mut group.topics {
+                    for p in &mut t.partitions {
+                        let key = PartitionKey::new(t.name.0.to_string(), p.partition_index);
+                        if broker
+                            .txns
+                            .has_pending_offset(group.group_id.0.as_str(), &key)
+                        {
+                            p.error_code = ResponseError::UnstableOffsetCommit.code();
+                            p.committed_offset = -1;
+                        }
+                    }
+                }
+            }
             resp.groups.push(group);
         }
         return resp;
@@ -463,6 +477,21 @@ pub fn offset_fetch(
             t
         })
         .collect();
+    // KIP-447: offsets staged by an open transaction are not yet stable.
+    if req.require_stable {
+        for t in &mut resp.topics {
+            for p in &mut t.partitions {
+                let key = PartitionKey::new(t.name.0.to_string(), p.partition_index);
+                if broker
+                    .txns
+                    .has_pending_offset(req.group_id.0.as_str(), &key)
+                {
+                    p.error_code = ResponseError::UnstableOffsetCommit.code();
+                    p.committed_offset = -1;
+                }
+            }
+        }
+    }
     resp
 }
 

@@ -14,6 +14,7 @@ mod produce;
 mod producer_id;
 mod records;
 mod topics;
+mod txn;
 
 use std::sync::Arc;
 
@@ -70,7 +71,17 @@ pub async fn handle(
             ResponseKind::DeleteRecords(records::delete(broker, r).await)
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(producer_id::handle(broker, r))
+            ResponseKind::InitProducerId(producer_id::handle(broker, r, version).await)
+        }
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(txn::add_partitions(broker, r, version).await)
+        }
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(txn::add_offsets(broker, r, version).await)
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(broker, r, version).await),
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(txn::txn_offset_commit(broker, r, version).await)
         }
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(configs::describe(broker, r, version))
@@ -140,8 +151,6 @@ fn unserved(request: RequestKind) -> Option<ResponseKind> {
     with_error!(
         SaslHandshake => SaslHandshakeResponse,
         SaslAuthenticate => SaslAuthenticateResponse,
-        EndTxn => EndTxnResponse,
-        AddOffsetsToTxn => AddOffsetsToTxnResponse,
         DescribeAcls => DescribeAclsResponse,
         DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
         DescribeClientQuotas => DescribeClientQuotasResponse,

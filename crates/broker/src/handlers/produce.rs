@@ -18,6 +18,7 @@ pub async fn handle(
     version: i16,
 ) -> Option<ProduceResponse> {
     let acks = req.acks;
+    let transactional_id = req.transactional_id.clone();
     let mut resp = ProduceResponse::default();
     let now = Broker::now_ms();
     let mut appended = false;
@@ -65,15 +66,25 @@ pub async fn handle(
                         ResponseError::InvalidRecord,
                         Some("Produce request has no record batches".to_string()),
                     )),
-                    Some(records) => match partition.log.append_leader(records, now) {
-                        Ok(a) => {
+                    Some(records) => match super::txn::append(
+                        broker,
+                        transactional_id.as_ref(),
+                        &partition,
+                        records,
+                        now,
+                        version,
+                    )
+                    .await
+                    {
+                        Err((code, message)) => Err((code, Some(message))),
+                        Ok(Ok(a)) => {
                             appended = true;
                             p.base_offset = a.base_offset;
                             p.log_append_time_ms = a.log_append_time;
                             p.log_start_offset = partition.log.log_start_offset();
                             Ok(())
                         }
-                        Err(e) => {
+                        Ok(Err(e)) => {
                             let (code, message) = errors::log_failure(&e);
                             p.log_start_offset = partition.log.log_start_offset();
                             Err((code, Some(message)))
