@@ -150,8 +150,10 @@ def test_configs_topic_alter_describe_delete(broker, topic_name):
     res = broker.cli("kafka-configs", *base, "--describe").check()
     lines = [l.strip() for l in res.stdout.splitlines()]
     assert lines[0] == f"Dynamic configs for topic {topic_name} are:"
+    # Kafka lists the topic override first, then the broker-level default.
     assert ("retention.ms=1000 sensitive=false "
-            "synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=1000}") in lines, res.stdout
+            "synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=1000, "
+            "DEFAULT_CONFIG:log.retention.hours=168}") in lines, res.stdout
     assert any(l.startswith("cleanup.policy=compact sensitive=false") for l in lines), res.stdout
     assert kh.describe_topic_configs(kh.admin(broker.bootstrap), topic_name)[
         "retention.ms"].value == "1000"

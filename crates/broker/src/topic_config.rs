@@ -359,12 +359,22 @@ impl ConfigLayers<'_> {
                 synonyms.push((syn.to_string(), v, ConfigSource::StaticBroker));
             }
         }
+        // Kafka names the coarsest unit for these defaults (168 hours).
+        let (default_name, default_value) = match def.broker_synonym {
+            Some("log.retention.ms") => ("log.retention.hours", "168"),
+            Some("log.roll.ms") => ("log.roll.hours", "168"),
+            Some(syn) => (syn, def.default),
+            None => (def.name, def.default),
+        };
         synonyms.push((
-            def.broker_synonym.unwrap_or(def.name).to_string(),
-            def.default.to_string(),
+            default_name.to_string(),
+            default_value.to_string(),
             ConfigSource::Default,
         ));
-        let (_, value, source) = synonyms[0].clone();
+        let (value, source) = match &synonyms[0] {
+            (_, _, ConfigSource::Default) => (def.default.to_string(), ConfigSource::Default),
+            (_, v, s) => (v.clone(), *s),
+        };
         ResolvedConfig {
             def,
             value,

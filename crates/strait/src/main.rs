@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod huge_alloc;
+
+#[global_allocator]
+static ALLOCATOR: huge_alloc::HugeAllocator = huge_alloc::HugeAllocator;
+
 #[derive(Parser)]
 #[command(
     name = "strait",
@@ -41,7 +46,7 @@ fn main() -> ExitCode {
         Command::Server { config } => match run_server(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("strait: {e:#}");
+                eprintln!("strait: {e}");
                 ExitCode::FAILURE
             }
         },
