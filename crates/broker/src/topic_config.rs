@@ -416,8 +416,24 @@ impl ConfigLayers<'_> {
             } else {
                 TimestampType::CreateTime
             },
+            cleanup_policy_compact: self.cleanup_policy_has("compact"),
+            cleanup_policy_delete: self.cleanup_policy_has("delete"),
+            delete_retention_ms: long("delete.retention.ms", defaults.delete_retention_ms),
+            min_compaction_lag_ms: long("min.compaction.lag.ms", defaults.min_compaction_lag_ms),
+            min_cleanable_dirty_ratio: self
+                .value("min.cleanable.dirty.ratio")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(defaults.min_cleanable_dirty_ratio),
             ..defaults
         }
+    }
+
+    /// Whether `cleanup.policy` lists `policy`.
+    fn cleanup_policy_has(&self, policy: &str) -> bool {
+        self.value("cleanup.policy")
+            .unwrap_or_else(|| "delete".into())
+            .split(',')
+            .any(|p| p.trim() == policy)
     }
 }
 

@@ -14,7 +14,7 @@ pub enum TimestampType {
 }
 
 /// Storage settings of one partition log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// Roll the active segment when it would grow past this many bytes (`segment.bytes`).
     pub segment_bytes: u64,
@@ -39,6 +39,19 @@ pub struct LogConfig {
     /// Forget idle producers (without an open transaction) after this long
     /// (`producer.id.expiration.ms`).
     pub producer_id_expiration_ms: i64,
+    /// `cleanup.policy` includes `compact`: [`crate::Log::compact`] keeps the latest record
+    /// per key.
+    pub cleanup_policy_compact: bool,
+    /// `cleanup.policy` includes `delete`: retention by time and size applies.
+    pub cleanup_policy_delete: bool,
+    /// How long tombstones stay readable after the segment holding them was compacted
+    /// (`delete.retention.ms`).
+    pub delete_retention_ms: i64,
+    /// Records younger than this are never compacted (`min.compaction.lag.ms`).
+    pub min_compaction_lag_ms: i64,
+    /// Compact only once the dirty share of the cleanable bytes reaches this
+    /// (`min.cleanable.dirty.ratio`).
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 /// Kafka's default `segment.ms` / `retention.ms`: 7 days.
@@ -57,6 +70,11 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             timestamp_type: TimestampType::CreateTime,
             producer_id_expiration_ms: 86_400_000,
+            cleanup_policy_compact: false,
+            cleanup_policy_delete: true,
+            delete_retention_ms: 86_400_000,
+            min_compaction_lag_ms: 0,
+            min_cleanable_dirty_ratio: 0.5,
         }
     }
 }

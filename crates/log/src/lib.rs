@@ -11,10 +11,13 @@
 //!   position u32) and `{base:020}.timeindex` (timestamp i64, relative offset u32), big-endian.
 //! - `{offset:020}.snapshot` — producer state as of an offset (written on roll and close).
 //! - `log.checkpoint` — log start offset and recovery point; `clean-shutdown` — marker.
+//! - `cleaner.checkpoint` — compaction progress; `{base:020}.log.cleaned` — a segment being
+//!   rewritten by compaction (removed on open).
 
 mod aborted_txns;
 mod batch;
 mod checkpoint;
+mod compact;
 mod config;
 mod error;
 mod index;
@@ -27,6 +30,7 @@ mod snapshot;
 
 pub use aborted_txns::AbortedTxn;
 pub use batch::{BatchHeader, HEADER_SIZE, split_and_verify};
+pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
 pub use error::LogError;
 pub use log::{LeaderAppend, Log, MirrorAppend};

@@ -24,6 +24,7 @@ use crate::batch::{
     read_txn_marker, split_and_verify,
 };
 use crate::checkpoint::{self, OffsetsCheckpoint};
+use crate::compact::{self, CLEANED_SUFFIX, CleanRules, CleanerCheckpoint, CompactionStats};
 use crate::config::{LogConfig, TimestampType};
 use crate::error::LogError;
 use crate::producer_state::{AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateTable};
@@ -79,6 +80,8 @@ pub struct Log {
     aborted: RwLock<AbortedTxnIndex>,
     leader_epoch: AtomicI32,
     closed: AtomicBool,
+    /// Serialises compactions; the cleaner checkpoint once loaded.
+    cleaner: Mutex<Option<CleanerCheckpoint>>,
 }
 
 /// The published offsets and the flush/checkpoint machinery, shared with the background
@@ -243,6 +246,7 @@ impl Log {
             aborted: RwLock::new(loaded.aborted),
             leader_epoch: AtomicI32::new(-1),
             closed: AtomicBool::new(false),
+            cleaner: Mutex::new(None),
         };
         {
             let mut w = lock(&log.writer);
@@ -328,6 +332,15 @@ impl Log {
         let mut spans = split_and_verify(records)?;
         for span in &spans {
             check_client_batch(&span.header, &config)?;
+            if config.cleanup_policy_compact
+                && compact::has_keyless_record(
+                    &records[span.position..span.position + span.header.size()],
+                )?
+            {
+                return Err(LogError::InvalidRecord(
+                    "compacted topic cannot accept message without key".into(),
+                ));
+            }
         }
         let log_append_time = config.timestamp_type == TimestampType::LogAppendTime;
         let leader_epoch = self.leader_epoch.load(Ordering::Relaxed);
@@ -880,7 +893,7 @@ impl Log {
         deleted += bytes;
         w = guard;
 
-        if config.retention_ms >= 0 {
+        if config.cleanup_policy_delete && config.retention_ms >= 0 {
             let segments = self.segments();
             let last = segments.len() - 1;
             let count = segments
@@ -897,7 +910,7 @@ impl Log {
             w = guard;
         }
 
-        if config.retention_bytes >= 0 {
+        if config.cleanup_policy_delete && config.retention_bytes >= 0 {
             let segments = self.segments();
             let mut excess = segments.size_bytes() as i64 - config.retention_bytes;
             let last = segments.len() - 1;
@@ -916,6 +929,184 @@ impl Log {
         }
         drop(w);
         Ok(deleted)
+    }
+
+    /// Log compaction (a no-op unless `cleanup_policy_compact`): over the inactive segments
+    /// below the first unstable offset whose records are all older than
+    /// `min_compaction_lag_ms`, keeps only the latest record per key (keyless records, control
+    /// batches and aborted transactions stay; tombstones go `delete_retention_ms` after they
+    /// were first cleaned; a producer's last batch stays even when all its records are
+    /// superseded). Runs only when the dirty share of those bytes reaches
+    /// `min_cleanable_dirty_ratio`. Kept records keep their offsets, so the log gets gaps.
+    /// Each changed segment is written to a `.cleaned` file, fsynced and renamed over the old
+    /// one (its indexes rebuilt); readers holding the old segment keep reading it.
+    pub fn compact(&self, now_ms: i64) -> Result<CompactionStats, LogError> {
+        let config = self.config();
+        let mut stats = CompactionStats::default();
+        if !config.cleanup_policy_compact {
+            return Ok(stats);
+        }
+        self.ensure_open()?;
+        let mut cleaner = lock(&self.cleaner);
+        let checkpoint = match cleaner.as_mut() {
+            Some(c) => c,
+            None => cleaner.insert(CleanerCheckpoint::read(&self.dir)?),
+        };
+        let segments = self.segments();
+        let log_start = self.offsets.log_start.load(Ordering::Acquire);
+        let first_unstable = self.first_unstable.load(Ordering::Acquire);
+        let first_dirty = checkpoint.first_dirty().max(log_start);
+        let lag_limit = now_ms.saturating_sub(config.min_compaction_lag_ms.max(0));
+
+        // Cleanable: whole inactive segments [start, end_index) below the first unstable
+        // offset and (with a lag) whose records are all old enough.
+        let start = (0..segments.len())
+            .take_while(|&i| segments.next_base(i).is_some_and(|n| n <= log_start))
+            .count();
+        let mut end_index = start;
+        let mut end = log_start;
+        for i in start..segments.len() {
+            let (Some(segment), Some(next)) = (segments.get(i), segments.next_base(i)) else {
+                break;
+            };
+            if next > first_unstable
+                || (config.min_compaction_lag_ms > 0
+                    && segment.largest_timestamp_for_retention() > lag_limit)
+            {
+                break;
+            }
+            end_index = i + 1;
+            end = next;
+        }
+        if end <= first_dirty {
+            return Ok(stats);
+        }
+        let mut total = 0u64;
+        let mut dirty = 0u64;
+        for i in start..end_index {
+            let size = segments.get(i).map_or(0, |s| s.size());
+            total += size;
+            if segments.next_base(i).is_some_and(|n| n > first_dirty) {
+                dirty += size;
+            }
+        }
+        if total > 0 && (dirty as f64) / (total as f64) < config.min_cleanable_dirty_ratio {
+            return Ok(stats);
+        }
+
+        let producer_last: HashMap<i64, i64> = lock(&self.writer)
+            .producers
+            .entries()
+            .filter_map(|e| e.batches.back().map(|b| (e.producer_id, b.last_offset)))
+            .collect();
+        let aborted: Vec<AbortedTxnRecord> = read(&self.aborted)
+            .records()
+            .iter()
+            .filter(|a| a.last_offset >= log_start && a.first_offset < end)
+            .copied()
+            .collect();
+        let mut map = HashMap::new();
+        for i in start..end_index {
+            if let Some(segment) = segments.get(i)
+                && segments.next_base(i).is_some_and(|n| n > first_dirty)
+            {
+                compact::build_offset_map(segment, first_dirty, end, &aborted, &mut map)?;
+            }
+        }
+        let rules = CleanRules {
+            map: &map,
+            tombstone_horizon: checkpoint.tombstone_horizon(now_ms, config.delete_retention_ms),
+            producer_last: &producer_last,
+            aborted: &aborted,
+        };
+
+        // Rewrite outside the writer lock, into `.cleaned` files.
+        let mut cleaned = Vec::new();
+        for i in start..end_index {
+            let Some(segment) = segments.get(i) else {
+                continue;
+            };
+            let Some(result) = compact::clean_segment(segment, &rules)? else {
+                continue;
+            };
+            let path = self.cleaned_path(segment.base_offset());
+            let written = fs::File::create(&path).and_then(|mut f| {
+                io::Write::write_all(&mut f, &result.bytes)?;
+                f.sync_all()
+            });
+            if let Err(e) = written {
+                let _ = fs::remove_file(&path);
+                return Err(LogError::file(&path, e));
+            }
+            stats.records_removed += result.records_removed;
+            stats.bytes_before += segment.size();
+            stats.bytes_after += result.bytes.len() as u64;
+            cleaned.push((segment.clone(), path));
+        }
+
+        // Swap the cleaned segments in under the writer lock (appends, retention and
+        // DeleteRecords change the segment set only under it).
+        if !cleaned.is_empty() {
+            let _w = lock(&self.writer);
+            let mut set = (*self.segments()).clone();
+            let mut swapped = 0;
+            let mut failure = None;
+            for (old, path) in &cleaned {
+                let position = set.iter().position(|s| Arc::ptr_eq(s, old));
+                let Some(i) = position.filter(|_| failure.is_none()) else {
+                    remove_file_if_exists(path)?;
+                    continue;
+                };
+                match self.swap_in_cleaned(old, path, config.index_interval_bytes) {
+                    Ok(fresh) => {
+                        set = set.with_replaced(i, fresh);
+                        swapped += 1;
+                    }
+                    Err(e) => failure = Some(e),
+                }
+            }
+            self.publish_segments(set);
+            stats.segments_cleaned = swapped;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+        checkpoint.record(end, now_ms, config.delete_retention_ms);
+        checkpoint.write(&self.dir)?;
+        stats.cleaned_up_to = end;
+        if stats.segments_cleaned > 0 {
+            tracing::debug!(dir = %self.dir.display(), segments = stats.segments_cleaned, removed = stats.records_removed, bytes_before = stats.bytes_before, bytes_after = stats.bytes_after, "compacted");
+        }
+        Ok(stats)
+    }
+
+    fn cleaned_path(&self, base_offset: i64) -> PathBuf {
+        self.dir.join(format!(
+            "{}{CLEANED_SUFFIX}",
+            crate::segment::log_file_name(base_offset)
+        ))
+    }
+
+    /// Replaces `old`'s files with the cleaned log at `cleaned` and opens the result. The old
+    /// indexes go first: a crash at any point leaves either log file with missing indexes,
+    /// which opening the directory rebuilds (and a leftover `.cleaned` file is removed).
+    fn swap_in_cleaned(
+        &self,
+        old: &Segment,
+        cleaned: &Path,
+        index_interval: u32,
+    ) -> Result<Arc<Segment>, LogError> {
+        let base = old.base_offset();
+        remove_file_if_exists(&self.dir.join(crate::segment::index_file_name(base)))?;
+        remove_file_if_exists(&self.dir.join(crate::segment::time_index_file_name(base)))?;
+        let target = old.log_path();
+        fs::rename(cleaned, target).map_err(|e| LogError::file(target, e))?;
+        checkpoint::sync_dir(&self.dir)?;
+        let (fresh, _) = Segment::open(&self.dir, base)?;
+        fresh.recover(index_interval)?;
+        fresh.finish_time_index()?;
+        fresh.sync()?;
+        Ok(Arc::new(fresh))
     }
 
     /// Forgets idle producers (no open transaction, last write older than
@@ -1069,5 +1260,7 @@ fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
     }
 }
 
+#[cfg(test)]
+mod compaction_tests;
 #[cfg(test)]
 mod tests;

@@ -76,7 +76,7 @@ fn list_dir(dir: &Path) -> Result<DirListing, LogError> {
         let entry = entry.map_err(|e| LogError::file(dir, e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.ends_with(TMP_SUFFIX) {
+        if name.ends_with(TMP_SUFFIX) || name.ends_with(crate::compact::CLEANED_SUFFIX) {
             remove_if_exists(&entry.path())?;
         } else if let Some(base) = offset_from_file_name(name, "log") {
             listing.log_bases.push(base);

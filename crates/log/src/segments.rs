@@ -106,6 +106,17 @@ impl SegmentSet {
         )
     }
 
+    /// The same set with segment `i` replaced (`i < len()`).
+    pub(crate) fn with_replaced(&self, i: usize, segment: Arc<Segment>) -> Self {
+        let mut set = self.clone();
+        if i < set.older.len() {
+            set.older[i] = segment;
+        } else {
+            set.active = segment;
+        }
+        set
+    }
+
     /// Total published bytes.
     pub(crate) fn size_bytes(&self) -> u64 {
         self.iter().map(|s| s.size()).sum()
