@@ -5,6 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod security;
+pub use security::{
+    ClientAuth, KeyStore, ListenerSecurity, SaslMechanism, SaslSettings, Secret, SecurityConfig,
+    SecurityProtocol, SslSettings, TlsVersion, TrustStore, is_sensitive,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -20,6 +26,9 @@ pub enum ConfigError {
     },
     #[error("missing required configuration {0}")]
     Missing(&'static str),
+    /// Listener security settings that cannot work together.
+    #[error("{0}")]
+    Security(String),
 }
 
 /// One listener: a name (PLAINTEXT, ...), a host and a port (0 = ephemeral).
@@ -42,6 +51,8 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub socket_request_max_bytes: usize,
     pub log_retention_check_interval_ms: u64,
+    /// Each listener's security protocol, TLS and SASL settings; `super.users`.
+    pub security: SecurityConfig,
     /// Every key as written (after validation), for DescribeConfigs and as
     /// the static layer below topic configs.
     pub properties: BTreeMap<String, String>,
@@ -195,10 +206,7 @@ impl BrokerConfig {
         for (key, value) in &props {
             match KNOWN.iter().find(|(k, _)| k == key) {
                 None => {
-                    if !key.starts_with("ssl.")
-                        && !key.starts_with("sasl.")
-                        && !key.starts_with("listener.name.")
-                    {
+                    if !security::is_security_key(key) {
                         tracing::warn!("unknown configuration '{key}' is ignored");
                     }
                 }
@@ -219,6 +227,7 @@ impl BrokerConfig {
             Some(v) => parse_listeners("advertised.listeners", v)?,
             None => listeners.clone(),
         };
+        let security = security::parse_security(&props, &listeners)?;
         for adv in &advertised_listeners {
             if !listeners.iter().any(|l| l.name == adv.name) {
                 return Err(invalid(
@@ -307,6 +316,7 @@ impl BrokerConfig {
             auto_create_topics_enable: get("auto.create.topics.enable") != Some("false"),
             socket_request_max_bytes: int("socket.request.max.bytes", 104_857_600) as usize,
             log_retention_check_interval_ms: int("log.retention.check.interval.ms", 300_000) as u64,
+            security,
             properties: props,
         })
     }

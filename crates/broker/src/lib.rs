@@ -5,6 +5,7 @@
 //! and `strait-metadata` records. It must never parse bytes off the wire itself
 //! (that is `strait-protocol`) nor persist metadata outside the store.
 
+mod auth;
 pub mod config;
 pub mod errors;
 pub mod group;
@@ -18,6 +19,6 @@ mod topic_table;
 mod txn;
 mod upkeep;
 
-pub use config::{BrokerConfig, ConfigError};
+pub use config::{BrokerConfig, ConfigError, SecurityProtocol};
 pub use server::{BrokerError, run, start};
 pub use state::Broker;

@@ -1,20 +1,24 @@
 //! Starting and stopping the broker, accepting connections and running each
-//! connection's request loop. A connection handles one request at a time, in
-//! order, as Kafka does. It must never let one connection's bad input affect
-//! another: any protocol violation closes only that connection.
+//! connection's request loop over plain TCP or TLS, with the listener's
+//! authentication (`crate::auth`) in front of the handlers. A connection
+//! handles one request at a time, in order, as Kafka does. It must never let
+//! one connection's bad input affect another: any protocol violation or
+//! failed handshake closes only that connection.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use strait_metadata::{EmbeddedStore, MetadataError, MetadataStore};
 use strait_protocol::{
     Incoming, ProtocolError, decode_incoming, encode_response, read_frame, write_frame,
 };
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, watch};
 
-use crate::config::{BrokerConfig, Listener};
+use crate::auth::{self, Authenticator, Outcome, RawOutcome};
+use crate::config::{BrokerConfig, Listener, ListenerSecurity, SaslSettings, SecurityProtocol};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handlers;
 use crate::producer_ids::ProducerIdAllocator;
@@ -34,12 +38,32 @@ pub enum BrokerError {
     Log(#[from] strait_log::LogError),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Per-connection facts handlers may need.
 pub struct ConnectionContext {
     pub peer: std::net::SocketAddr,
+    /// The listener's name (`PLAINTEXT`, `SASL_SSL`, or a custom name).
+    pub listener: String,
+    pub security_protocol: SecurityProtocol,
+    /// Who the client is, as Kafka names principals: `User:alice` after
+    /// SASL, `User:<certificate subject DN>` with a TLS client certificate
+    /// on an SSL listener, `User:ANONYMOUS` otherwise. The authorizer reads it.
+    pub principal: String,
 }
+
+/// What a listener needs to serve connections: its security settings and,
+/// for SSL and SASL_SSL, its TLS acceptor.
+struct ListenerRuntime {
+    security: ListenerSecurity,
+    sasl: Option<Arc<SaslSettings>>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+/// How long a TLS handshake may take before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs a broker until SIGINT or SIGTERM, then closes every log cleanly.
 pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
@@ -96,9 +120,26 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&store_path)?);
     write_meta_properties(&config, &store.cluster_id())?;
 
+    let mut runtimes = Vec::new();
+    for l in &config.listeners {
+        let security = config.security.listener(&l.name).cloned().ok_or_else(|| {
+            BrokerError::Tls(format!("listener {} has no security settings", l.name))
+        })?;
+        let tls = match &security.ssl {
+            Some(ssl) => Some(auth::tls::acceptor(&l.name, ssl).map_err(BrokerError::Tls)?),
+            None => None,
+        };
+        let sasl = security.sasl.clone().map(Arc::new);
+        runtimes.push(Arc::new(ListenerRuntime {
+            security,
+            sasl,
+            tls,
+        }));
+    }
+
     let mut bound = Vec::new();
     let mut advertised = Vec::new();
-    for l in &config.listeners {
+    for (l, runtime) in config.listeners.iter().zip(runtimes) {
         let addr = format!(
             "{}:{}",
             if l.host.is_empty() {
@@ -130,7 +171,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
             host,
             port: if adv.port == 0 { port } else { adv.port },
         });
-        bound.push((l.name.clone(), listener, port));
+        bound.push((l.name.clone(), listener, port, runtime));
     }
 
     let topics = TopicTable::new(config.log_dirs.clone());
@@ -177,10 +218,23 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     broker.txns.recover(broker.as_ref()).await;
     tokio::spawn(broker.txns.clone().run(Arc::downgrade(&broker)));
 
-    for (name, listener, port) in bound {
-        tracing::info!("listening on {name}://{}", listener.local_addr()?);
+    for (name, listener, port, runtime) in bound {
+        let protocol = runtime.security.protocol;
+        tracing::info!(
+            "listening on {name}://{} ({protocol})",
+            listener.local_addr()?
+        );
+        if let Some(sasl) = &runtime.sasl {
+            let names: Vec<&str> = sasl.mechanisms.iter().map(|m| m.name()).collect();
+            tracing::info!(
+                "listener {name}: SASL mechanisms {}, {} PLAIN user(s), connections.max.reauth.ms={}",
+                names.join(","),
+                sasl.plain_users.len(),
+                sasl.max_reauth_ms
+            );
+        }
         println!("Strait listening: {name}://127.0.0.1:{port}");
-        tokio::spawn(accept_loop(broker.clone(), listener));
+        tokio::spawn(accept_loop(broker.clone(), listener, runtime));
     }
     println!(
         "Strait started: node {} cluster {}",
@@ -209,11 +263,16 @@ fn write_meta_properties(config: &BrokerConfig, cluster_id: &str) -> std::io::Re
     Ok(())
 }
 
-async fn accept_loop(broker: Arc<Broker>, listener: TcpListener) {
+async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, runtime: Arc<ListenerRuntime>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(serve_connection(broker.clone(), stream, peer));
+                tokio::spawn(open_connection(
+                    broker.clone(),
+                    runtime.clone(),
+                    stream,
+                    peer,
+                ));
             }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
@@ -223,14 +282,68 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener) {
     }
 }
 
-async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net::SocketAddr) {
+/// Runs the TLS handshake where the listener has one, then the request loop.
+async fn open_connection(
+    broker: Arc<Broker>,
+    runtime: Arc<ListenerRuntime>,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+) {
     let _ = stream.set_nodelay(true);
-    let (mut reader, writer) = stream.into_split();
-    let mut writer = BufWriter::with_capacity(64 * 1024, writer);
-    let ctx = ConnectionContext { peer };
+    let security = &runtime.security;
+    let ctx = ConnectionContext {
+        peer,
+        listener: security.name.clone(),
+        security_protocol: security.protocol,
+        principal: auth::ANONYMOUS.to_string(),
+    };
+    let store = broker.store.clone();
+    match &runtime.tls {
+        None => {
+            let auth = Authenticator::new(security, runtime.sasl.clone(), store, None);
+            serve_connection(broker, stream, ctx, auth).await;
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let cert_principal = auth::tls::peer_principal(tls.get_ref().1);
+                    let auth =
+                        Authenticator::new(security, runtime.sasl.clone(), store, cert_principal);
+                    serve_connection(broker, tls, ctx, auth).await;
+                }
+                Ok(Err(e)) => tracing::info!(
+                    "Failed authentication with {peer} on listener {} (SSL handshake failed: {e})",
+                    security.name
+                ),
+                Err(_) => tracing::info!(
+                    "Failed authentication with {peer} on listener {} (SSL handshake timed out)",
+                    security.name
+                ),
+            }
+        }
+    }
+}
+
+async fn serve_connection<S>(
+    broker: Arc<Broker>,
+    stream: S,
+    mut ctx: ConnectionContext,
+    mut auth: Authenticator,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let peer = ctx.peer;
+    ctx.principal = auth.principal().to_string();
+    // Reads go straight to the stream; writes are buffered until flushed.
+    let mut stream = BufWriter::with_capacity(64 * 1024, stream);
     let limit = broker.config.socket_request_max_bytes;
     loop {
-        let frame = match read_frame(&mut reader, limit).await {
+        let frame_limit = if auth.is_authenticated() {
+            limit
+        } else {
+            limit.min(auth::MAX_UNAUTHENTICATED_FRAME)
+        };
+        let frame = match read_frame(&mut stream, frame_limit).await {
             Ok(Some(frame)) => frame,
             Ok(None) => return,
             Err(e) => {
@@ -238,13 +351,38 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
                 return;
             }
         };
+        if auth.expects_raw_token() {
+            match auth.on_raw_token(&frame, Instant::now()) {
+                RawOutcome::Respond(bytes) => {
+                    note_authentication(&mut auth, &mut ctx);
+                    if write_response(&mut stream, &bytes, peer).await.is_err() {
+                        return;
+                    }
+                }
+                RawOutcome::Close(reason) => {
+                    tracing::info!(
+                        "Failed authentication with {peer} on listener {} ({reason})",
+                        ctx.listener
+                    );
+                    tokio::time::sleep(auth::FAILED_AUTHENTICATION_DELAY).await;
+                    return;
+                }
+            }
+            continue;
+        }
         let request = match decode_incoming(frame) {
             Ok(Incoming::Kafka(request)) => *request,
             Ok(Incoming::Admin(frame)) => {
+                if !auth.admits_admin_frame(Instant::now()) {
+                    tracing::info!(
+                        "closing connection from {peer}: Strait admin request before authentication"
+                    );
+                    return;
+                }
                 let correlation_id = frame.correlation_id;
                 match handlers::links::handle(&broker, frame).await {
                     Ok(bytes) => {
-                        if write_response(&mut writer, &bytes, peer).await.is_err() {
+                        if write_response(&mut stream, &bytes, peer).await.is_err() {
                             return;
                         }
                     }
@@ -267,7 +405,7 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
                 resp.error_code = kafka_protocol::error::ResponseError::UnsupportedVersion.code();
                 let body = ResponseKind::ApiVersions(resp);
                 match encode_response(ApiKey::ApiVersions, 0, header.correlation_id, &body) {
-                    Ok(bytes) if write_response(&mut writer, &bytes, peer).await.is_ok() => {
+                    Ok(bytes) if write_response(&mut stream, &bytes, peer).await.is_ok() => {
                         continue;
                     }
                     _ => return,
@@ -281,11 +419,29 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
         let api_key = request.api_key;
         let version = request.version();
         let correlation_id = request.header.correlation_id;
-        let response = match handlers::handle(&broker, request, &ctx).await {
-            handlers::Reply::Send(r) => *r,
-            handlers::Reply::Nothing => continue, // acks=0 produce: no response
-            handlers::Reply::Close => {
-                tracing::info!("closing connection from {peer}: {api_key:?} is not served");
+        let (response, close_after) = match auth.on_request(request, Instant::now()) {
+            Outcome::Serve(request) => match handlers::handle(&broker, request, &ctx).await {
+                handlers::Reply::Send(r) => (*r, false),
+                handlers::Reply::Nothing => continue, // acks=0 produce: no response
+                handlers::Reply::Close => {
+                    tracing::info!("closing connection from {peer}: {api_key:?} is not served");
+                    return;
+                }
+            },
+            Outcome::Respond(r) => {
+                note_authentication(&mut auth, &mut ctx);
+                (r, false)
+            }
+            Outcome::RespondAndClose(r, reason) => {
+                tracing::info!(
+                    "Failed authentication with {peer} on listener {} ({reason})",
+                    ctx.listener
+                );
+                tokio::time::sleep(auth::FAILED_AUTHENTICATION_DELAY).await;
+                (r, true)
+            }
+            Outcome::Close(reason) => {
+                tracing::info!("closing connection from {peer}: {reason}");
                 return;
             }
         };
@@ -296,9 +452,27 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: std::net
                 return;
             }
         };
-        if write_response(&mut writer, &bytes, peer).await.is_err() {
+        if write_response(&mut stream, &bytes, peer).await.is_err() || close_after {
             return;
         }
+    }
+}
+
+/// Copies a just-completed authentication into the connection's context.
+fn note_authentication(auth: &mut Authenticator, ctx: &mut ConnectionContext) {
+    if let Some((principal, reauth)) = auth.take_completed() {
+        tracing::debug!(
+            "{} {} as {principal} on listener {} ({})",
+            ctx.peer,
+            if reauth {
+                "re-authenticated"
+            } else {
+                "authenticated"
+            },
+            ctx.listener,
+            ctx.security_protocol
+        );
+        ctx.principal = principal;
     }
 }
 

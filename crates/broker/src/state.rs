@@ -47,6 +47,15 @@ impl Broker {
         }
     }
 
+    /// The endpoint of listener `name` (Kafka answers Metadata with the
+    /// listener the request came in on); the first one if unknown.
+    pub fn endpoint_for(&self, name: &str) -> (&str, i32) {
+        match self.advertised.iter().find(|l| l.name == name) {
+            Some(l) => (l.host.as_str(), i32::from(l.port)),
+            None => self.endpoint(),
+        }
+    }
+
     /// Whether `topic` is a mirror that refuses client writes.
     pub fn is_read_only_mirror(&self, topic: &str) -> bool {
         self.links.get().is_some_and(|l| l.is_read_only(topic))

@@ -1,8 +1,8 @@
 //! `kafka-configs`: describe and alter dynamic configs of topics, brokers
 //! (including cluster-wide broker defaults), broker loggers, groups and
-//! client-metrics resources, with Kafka's ConfigCommand flags, checks and
-//! output lines. Quota entities (users, clients, ips) are recognised but not
-//! implemented. New entity kinds (e.g. `--cluster-link`) plug in through
+//! client-metrics resources, and users' SCRAM credentials ([`users`]), with
+//! Kafka's ConfigCommand flags, checks and output lines. Quotas (of users,
+//! clients, ips) are recognised but not implemented. New entity kinds (e.g. `--cluster-link`) plug in through
 //! [`EntityType`]. It must never parse properties syntax itself (see
 //! [`crate::properties`]).
 
@@ -17,6 +17,8 @@ use strait_client::admin::configs::{
 };
 
 use crate::invocation::{CliError, Console, block_on, client, client_config, parse_args};
+
+pub mod users;
 use crate::properties::{load_properties_file, parse_config_assignments};
 
 /// Command-line options of `kafka-configs`, named as Kafka names them.
@@ -412,9 +414,16 @@ async fn execute(
     let config = client_config(bootstrap, o.command_config.as_deref(), &[])?;
     let client = client(config)?;
     let kind = selection.types[0];
+    if kind == EntityType::Users || selection.types.contains(&EntityType::Users) {
+        return if o.alter {
+            users::alter(&client, o, selection, console).await
+        } else {
+            users::describe(&client, selection, console).await
+        };
+    }
     if kind.resource_type().is_none() {
         return Err(CliError::Command(format!(
-            "Configs for entity type '{}' (quotas and SCRAM credentials) are not supported by this tool yet",
+            "Configs for entity type '{}' (quotas) are not supported by this tool yet",
             kind.flag_name()
         )));
     }

@@ -7,7 +7,8 @@
 //! the file).
 
 use crate::records::{
-    GroupOffsets, LinkRecord, MirrorRecord, OffsetRecord, PartitionKey, TopicRecord,
+    GroupOffsets, LinkRecord, MirrorRecord, OffsetRecord, PartitionKey, ScramCredential,
+    TopicRecord,
 };
 use crate::{MetadataError, MetadataStore};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -27,6 +28,7 @@ const OFFSETS_PREFIX: &str = "offsets/";
 const GROUP_STATE_PREFIX: &str = "group-state/";
 const LINK_PREFIX: &str = "link/";
 const MIRROR_PREFIX: &str = "mirror/";
+const SCRAM_PREFIX: &str = "scram/";
 const TXN_STATE_PREFIX: &str = "txn-state/";
 
 #[derive(Default)]
@@ -40,6 +42,8 @@ struct State {
     next_producer_id: i64,
     links: BTreeMap<String, LinkRecord>,
     mirrors: BTreeMap<String, MirrorRecord>,
+    /// user -> mechanism -> credential
+    scram: BTreeMap<String, BTreeMap<String, ScramCredential>>,
 }
 
 /// Metadata persisted in one redb file.
@@ -111,6 +115,8 @@ impl EmbeddedStore {
                 state.mirrors.insert(topic.to_string(), decode(key, value)?);
             } else if let Some(group) = key.strip_prefix(GROUP_STATE_PREFIX) {
                 state.group_states.insert(group.to_string(), value.to_vec());
+            } else if let Some(user) = key.strip_prefix(SCRAM_PREFIX) {
+                state.scram.insert(user.to_string(), decode(key, value)?);
             } else if let Some(id) = key.strip_prefix(TXN_STATE_PREFIX) {
                 state.txn_states.insert(id.to_string(), value.to_vec());
             }
@@ -364,6 +370,44 @@ impl MetadataStore for EmbeddedStore {
             .collect()
     }
 
+    fn scram_credentials(&self, user: &str) -> BTreeMap<String, ScramCredential> {
+        self.read_state()
+            .scram
+            .get(user)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn set_scram_credential(
+        &self,
+        user: &str,
+        mechanism: &str,
+        credential: Option<ScramCredential>,
+    ) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        let mut creds = state.scram.get(user).cloned().unwrap_or_default();
+        match credential {
+            Some(c) => creds.insert(mechanism.to_string(), c),
+            None => creds.remove(mechanism),
+        };
+        let value = if creds.is_empty() {
+            None
+        } else {
+            Some(encode(&creds)?)
+        };
+        self.write(&[(format!("{SCRAM_PREFIX}{user}"), value)])?;
+        if creds.is_empty() {
+            state.scram.remove(user);
+        } else {
+            state.scram.insert(user.to_string(), creds);
+        }
+        Ok(())
+    }
+
+    fn scram_users(&self) -> Vec<String> {
+        self.read_state().scram.keys().cloned().collect()
+    }
+
     fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError> {
         let mut state = self.write_state();
         let first = state.next_producer_id;
@@ -590,6 +634,39 @@ mod tests {
             ]
         );
         assert!(s.groups().is_empty(), "txn state is not group state");
+    }
+
+    #[test]
+    fn scram_credentials_persist_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        let cred = |n: u8| ScramCredential {
+            salt: vec![n; 16],
+            stored_key: vec![n + 1; 32],
+            server_key: vec![n + 2; 32],
+            iterations: 4096,
+        };
+        {
+            let s = EmbeddedStore::open(&path).unwrap();
+            assert!(s.scram_users().is_empty());
+            s.set_scram_credential("bob", "SCRAM-SHA-256", Some(cred(1)))
+                .unwrap();
+            s.set_scram_credential("alice", "SCRAM-SHA-256", Some(cred(2)))
+                .unwrap();
+            s.set_scram_credential("alice", "SCRAM-SHA-512", Some(cred(3)))
+                .unwrap();
+            s.set_scram_credential("bob", "SCRAM-SHA-256", None)
+                .unwrap();
+            s.set_scram_credential("nobody", "SCRAM-SHA-256", None)
+                .unwrap();
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.scram_users(), vec!["alice".to_string()]);
+        let alice = s.scram_credentials("alice");
+        assert_eq!(alice.len(), 2);
+        assert_eq!(alice["SCRAM-SHA-512"], cred(3));
+        assert!(s.scram_credentials("bob").is_empty());
+        assert!(s.groups().is_empty() && s.topics().is_empty());
     }
 
     #[test]

@@ -11,7 +11,8 @@ mod records;
 
 pub use embedded::EmbeddedStore;
 pub use records::{
-    GroupOffsets, LinkRecord, MirrorRecord, MirrorState, OffsetRecord, PartitionKey, TopicRecord,
+    GroupOffsets, LinkRecord, MirrorRecord, MirrorState, OffsetRecord, PartitionKey,
+    ScramCredential, TopicRecord,
 };
 
 /// Errors of the metadata store.
@@ -84,6 +85,18 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<(), MetadataError>;
     /// Every stored transactional id with its state.
     fn txn_states(&self) -> Vec<(String, Vec<u8>)>;
+
+    /// A user's SCRAM credentials, by mechanism name (`SCRAM-SHA-256`, ...).
+    fn scram_credentials(&self, user: &str) -> std::collections::BTreeMap<String, ScramCredential>;
+    /// Stores (Some) or removes (None) a user's credential for one mechanism.
+    fn set_scram_credential(
+        &self,
+        user: &str,
+        mechanism: &str,
+        credential: Option<ScramCredential>,
+    ) -> Result<(), MetadataError>;
+    /// Users with at least one SCRAM credential, sorted.
+    fn scram_users(&self) -> Vec<String>;
 
     /// Allocates a block of `count` producer ids; returns the first one.
     fn allocate_producer_ids(&self, count: i64) -> Result<i64, MetadataError>;

@@ -84,3 +84,15 @@ pub struct MirrorRecord {
     #[serde(default)]
     pub last_source_offsets: Vec<i64>,
 }
+
+/// A user's SCRAM credential for one mechanism, as Kafka stores it: the salt,
+/// the iteration count and the keys derived from the salted password
+/// (RFC 5802 StoredKey and ServerKey). Neither the password nor the salted
+/// password is ever kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramCredential {
+    pub salt: Vec<u8>,
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
+    pub iterations: i32,
+}

@@ -13,7 +13,11 @@ use kafka_protocol::messages::{
 use super::{str_bytes, topic_name};
 use crate::state::Broker;
 
-pub fn describe_cluster(broker: &Broker, req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub fn describe_cluster(
+    broker: &Broker,
+    req: DescribeClusterRequest,
+    ctx: &crate::server::ConnectionContext,
+) -> DescribeClusterResponse {
     let mut resp = DescribeClusterResponse::default();
     // endpoint_type 1 = brokers; 2 = controllers (this node is both).
     resp.endpoint_type = if req.endpoint_type == 0 {
@@ -24,7 +28,7 @@ pub fn describe_cluster(broker: &Broker, req: DescribeClusterRequest) -> Describ
     resp.cluster_id = str_bytes(broker.cluster_id());
     resp.controller_id = BrokerId(broker.node_id());
     resp.cluster_authorized_operations = i32::MIN;
-    let (host, port) = broker.endpoint();
+    let (host, port) = broker.endpoint_for(&ctx.listener);
     let mut b = DescribeClusterBroker::default();
     b.broker_id = BrokerId(broker.node_id());
     b.host = str_bytes(host);

@@ -37,7 +37,10 @@ fn entry(
 ) -> DescribeConfigsResourceResult {
     let mut e = DescribeConfigsResourceResult::default();
     e.name = str_bytes(name);
-    e.value = value.map(str_bytes);
+    // Secrets (passwords, keys, JAAS) are described as null and sensitive, as Kafka does.
+    let sensitive = crate::config::is_sensitive(name);
+    e.is_sensitive = sensitive;
+    e.value = value.filter(|_| !sensitive).map(str_bytes);
     e.config_source = source as i8;
     e.config_type = kind as i8;
     if include_synonyms {
@@ -46,7 +49,7 @@ fn entry(
             .map(|(n, v, s)| {
                 let mut syn = DescribeConfigsSynonym::default();
                 syn.name = str_bytes(n);
-                syn.value = Some(str_bytes(v));
+                syn.value = (!sensitive).then(|| str_bytes(v));
                 syn.source = s as i8;
                 syn
             })

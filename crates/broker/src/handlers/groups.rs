@@ -94,8 +94,9 @@ pub fn find_coordinator(
     broker: &Arc<Broker>,
     req: FindCoordinatorRequest,
     version: i16,
+    ctx: &ConnectionContext,
 ) -> FindCoordinatorResponse {
-    let (host, port) = broker.endpoint();
+    let (host, port) = broker.endpoint_for(&ctx.listener);
     let node = broker.node_id();
     // 0 = group, 1 = transaction: this node coordinates both.
     let supported = matches!(req.key_type, 0 | 1);

@@ -11,14 +11,20 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 
 use super::{str_bytes, topic_name, validate_topic_name};
 use crate::handlers::topics::create_topic_record;
+use crate::server::ConnectionContext;
 use crate::state::Broker;
 use crate::topic_table::LiveTopic;
 
 const NO_OPERATIONS: i32 = i32::MIN;
 
-pub async fn handle(broker: &Arc<Broker>, req: MetadataRequest, version: i16) -> MetadataResponse {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    req: MetadataRequest,
+    version: i16,
+    ctx: &ConnectionContext,
+) -> MetadataResponse {
     let mut resp = MetadataResponse::default();
-    let (host, port) = broker.endpoint();
+    let (host, port) = broker.endpoint_for(&ctx.listener);
     let mut b = MetadataResponseBroker::default();
     b.node_id = BrokerId(broker.node_id());
     b.host = str_bytes(host);

@@ -13,6 +13,7 @@ mod metadata;
 mod produce;
 mod producer_id;
 mod records;
+mod scram;
 mod topics;
 mod txn;
 
@@ -46,7 +47,7 @@ pub async fn handle(
     let response = match request.body {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::handle()),
         RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::handle(broker, r, version).await)
+            ResponseKind::Metadata(metadata::handle(broker, r, version, _ctx).await)
         }
         RequestKind::Produce(r) => {
             return match produce::handle(broker, r, version).await {
@@ -91,13 +92,13 @@ pub async fn handle(
             ResponseKind::IncrementalAlterConfigs(configs::incremental_alter(broker, r).await)
         }
         RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(cluster::describe_cluster(broker, r))
+            ResponseKind::DescribeCluster(cluster::describe_cluster(broker, r, _ctx))
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(cluster::describe_log_dirs(broker, r))
         }
         RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(groups::find_coordinator(broker, r, version))
+            ResponseKind::FindCoordinator(groups::find_coordinator(broker, r, version, _ctx))
         }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(groups::join(broker, r, version, &request.header, _ctx).await)
@@ -120,6 +121,12 @@ pub async fn handle(
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(groups::delete(broker, r).await),
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(groups::offset_delete(broker, r).await)
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            ResponseKind::AlterUserScramCredentials(scram::alter(broker, r).await)
+        }
+        RequestKind::DescribeUserScramCredentials(r) => {
+            ResponseKind::DescribeUserScramCredentials(scram::describe(broker, r))
         }
         other => {
             return match unserved(other) {
@@ -149,10 +156,7 @@ fn unserved(request: RequestKind) -> Option<ResponseKind> {
         };
     }
     with_error!(
-        SaslHandshake => SaslHandshakeResponse,
-        SaslAuthenticate => SaslAuthenticateResponse,
         DescribeAcls => DescribeAclsResponse,
-        DescribeUserScramCredentials => DescribeUserScramCredentialsResponse,
         DescribeClientQuotas => DescribeClientQuotasResponse,
         DescribeQuorum => DescribeQuorumResponse,
         UpdateFeatures => UpdateFeaturesResponse,
