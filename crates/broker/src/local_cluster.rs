@@ -98,6 +98,15 @@ impl LocalCluster for LocalBroker {
         })
     }
 
+    fn advance_log_start(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError> {
+        let b = self.broker().ok_or_else(gone)?;
+        let p = b.topics.partition(topic, partition).ok_or_else(gone)?;
+        if offset > p.log.log_start_offset() {
+            p.log.delete_records_before(offset)?;
+        }
+        Ok(())
+    }
+
     fn reset_empty_to(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError> {
         let b = self.broker().ok_or_else(gone)?;
         let p = b.topics.partition(topic, partition).ok_or_else(gone)?;

@@ -119,7 +119,7 @@ impl LinkRuntime {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let client = Arc::new(connect_source(&self.settings()).await?);
+        let client = Arc::new(connect_source(&self.settings(), TASK_RETRY_CAP).await?);
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -174,12 +174,22 @@ impl LinkRuntime {
 }
 
 /// Builds a client for a link's source from its settings.
-async fn connect_source(settings: &LinkSettings) -> Result<KafkaClient, ClientError> {
+/// Builds a client for a link's source from its settings. Calls retry for at
+/// most `cap` (and never longer than `cluster.link.retry.timeout.ms`).
+async fn connect_source(
+    settings: &LinkSettings,
+    cap: Duration,
+) -> Result<KafkaClient, ClientError> {
     let mut config = ClientConfig::from_properties(&settings.client_properties())?;
     let retry = settings.retry_timeout.max(Duration::from_secs(1));
-    config = config.with_default_api_timeout(retry.min(Duration::from_secs(30)));
+    config = config.with_default_api_timeout(retry.min(cap));
     KafkaClient::connect(config).await
 }
+
+/// How long background tasks retry a source call before reporting failure.
+const TASK_RETRY_CAP: Duration = Duration::from_secs(30);
+/// How long link creation waits for an unreachable source before refusing.
+const VALIDATION_CAP: Duration = Duration::from_secs(10);
 
 /// The source's (log start, high watermark) of a partition.
 pub async fn partition_bounds(
@@ -428,7 +438,7 @@ impl LinkEngine {
         let settings = LinkSettings::from_configs(&req.configs);
         let mut source_cluster_id = req.cluster_id.clone().filter(|c| !c.is_empty());
         if req.validate_link {
-            let client = match connect_source(&settings).await {
+            let client = match connect_source(&settings, VALIDATION_CAP).await {
                 Ok(c) => c,
                 Err(e) => {
                     return admin_err(

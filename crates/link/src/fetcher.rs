@@ -262,6 +262,20 @@ impl MirrorFetcher {
                 }
             }
         }
+        // Records the source deleted (retention, DeleteRecords) are gone on
+        // the mirror too, even where they share a batch with live ones.
+        if pd.log_start_offset > 0
+            && let Err(e) = self.local.advance_log_start(
+                topic,
+                self.partition,
+                pd.log_start_offset.min(dest_leo),
+            )
+        {
+            tracing::warn!(
+                "{topic}-{}: following the source's log start failed: {e}",
+                self.partition
+            );
+        }
         self.mirror.update_partition(self.partition, |s| {
             s.source_high_watermark = pd.high_watermark;
             s.dest_log_end_offset = dest_leo;

@@ -38,6 +38,9 @@ pub trait LocalCluster: Send + Sync + 'static {
         group: String,
         offsets: Vec<(PartitionKey, OffsetRecord)>,
     ) -> BoxFuture<Result<bool, String>>;
+    /// Moves a partition's log start offset forward to `offset` (never past
+    /// its log end), as a follower follows its leader's log start.
+    fn advance_log_start(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;
     /// Moves an empty partition's log start and end to `offset`.
     fn reset_empty_to(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;
 }

@@ -172,9 +172,14 @@ mod tests {
             BytesMut::from(&frame(ApiKey::ApiVersions, 1, &ApiVersionsRequest::default())[..]);
         f.extend_from_slice(b"junk");
         assert!(decode_request(f.freeze()).is_ok());
-        let mut f = BytesMut::from(&frame(ApiKey::Metadata, 9, &ApiVersionsRequest::default())[..]);
-        f.truncate(f.len() - 1);
-        f.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x7f]);
+        let mut f = BytesMut::from(
+            &frame(
+                ApiKey::Metadata,
+                9,
+                &kafka_protocol::messages::MetadataRequest::default(),
+            )[..],
+        );
+        f.truncate(f.len() - 2);
         assert!(matches!(
             decode_request(f.freeze()),
             Err(ProtocolError::Malformed { .. })
