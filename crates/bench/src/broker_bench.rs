@@ -11,10 +11,10 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use crate::BrokerArgs;
 use crate::kafka::{self, ProduceSpec};
 use crate::report::{self, mb_per_s};
 use crate::server::{self, RssSampler, Server};
-use crate::BrokerArgs;
 
 const PRODUCE_TARGET_MB_S: f64 = 300.0;
 const CONSUME_TARGET_MB_S: f64 = 600.0;
@@ -125,11 +125,18 @@ pub fn run(bin_dir: &Path, work: &Path, args: &BrokerArgs) -> Result<Value> {
             .filter_map(|r| r[key]["mb_per_s"].as_f64())
             .collect();
         v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
     };
     let (produce_med, consume_med) = (median("produce"), median("consume"));
     let rss_mib = peak_rss_kib.max(hwm_kib) as f64 / 1024.0;
-    println!("--- broker benchmark summary (median of {} run(s)) ---", runs.len());
+    println!(
+        "--- broker benchmark summary (median of {} run(s)) ---",
+        runs.len()
+    );
     println!(
         "produce {:.1} MB/s (target >= {PRODUCE_TARGET_MB_S}: {})",
         produce_med,

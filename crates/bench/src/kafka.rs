@@ -173,7 +173,12 @@ pub fn create_topic(
 }
 
 /// Assigns partitions 0..n of a topic to a consumer, from `offset`.
-pub fn assign_all(consumer: &BaseConsumer, topic: &str, partitions: i32, offset: Offset) -> Result<()> {
+pub fn assign_all(
+    consumer: &BaseConsumer,
+    topic: &str,
+    partitions: i32,
+    offset: Offset,
+) -> Result<()> {
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, offset)
@@ -262,7 +267,10 @@ pub fn produce(producer: &CountingProducer, spec: &ProduceSpec<'_>) -> Result<Pr
     ctx.check()?;
     let delivered = ctx.delivered.load(Ordering::Relaxed);
     if delivered < spec.records {
-        bail!("only {delivered} of {} records were acknowledged", spec.records);
+        bail!(
+            "only {delivered} of {} records were acknowledged",
+            spec.records
+        );
     }
     Ok(ProduceOutcome {
         records: spec.records,
@@ -377,7 +385,8 @@ pub fn consume_lag(
                 }
                 out.send_to_visible_ms.push((now - sent) as f64 / 1000.0);
                 if let Some(ts) = m.timestamp().to_millis() {
-                    out.append_to_visible_ms.push(now as f64 / 1000.0 - ts as f64);
+                    out.append_to_visible_ms
+                        .push(now as f64 / 1000.0 - ts as f64);
                 }
             }
             Some(Err(e)) => eprintln!("consumer error (continuing): {e}"),

@@ -63,7 +63,13 @@ pub fn run(bin_dir: &Path, work: &Path, args: &LinkArgs) -> Result<Value> {
     let dest = Server::start(bin_dir, work, "link-dest", 2, &load.server_config)?;
     let needs_pipe = want("pipeline") || want("pipeline-lag");
     let pipe_dest = if needs_pipe {
-        Some(Server::start(bin_dir, work, "pipeline-dest", 3, &load.server_config)?)
+        Some(Server::start(
+            bin_dir,
+            work,
+            "pipeline-dest",
+            3,
+            &load.server_config,
+        )?)
     } else {
         None
     };
@@ -75,7 +81,11 @@ pub fn run(bin_dir: &Path, work: &Path, args: &LinkArgs) -> Result<Value> {
         dest.bootstrap(),
         pipe_dest
             .as_ref()
-            .map(|p| format!(", pipeline destination pid {} on {}", p.pid(), p.bootstrap()))
+            .map(|p| format!(
+                ", pipeline destination pid {} on {}",
+                p.pid(),
+                p.bootstrap()
+            ))
             .unwrap_or_default()
     );
     let mut out = json!({
@@ -280,7 +290,9 @@ pub fn run(bin_dir: &Path, work: &Path, args: &LinkArgs) -> Result<Value> {
 
     let dest_peak_kib = dest_sampler.finish();
     let dest_hwm = server::memory_kib(dest.pid()).map(|(_, h)| h).unwrap_or(0);
-    let source_hwm = server::memory_kib(source.pid()).map(|(_, h)| h).unwrap_or(0);
+    let source_hwm = server::memory_kib(source.pid())
+        .map(|(_, h)| h)
+        .unwrap_or(0);
     out["memory"] = json!({
         "link_dest_vm_hwm_mib": round1(dest_hwm as f64 / 1024.0),
         "link_dest_sampled_peak_rss_mib": round1(dest_peak_kib as f64 / 1024.0),
@@ -293,7 +305,8 @@ pub fn run(bin_dir: &Path, work: &Path, args: &LinkArgs) -> Result<Value> {
     println!("--- link benchmark summary ---");
     let catchup = out["catchup"]["mb_per_s"].as_f64();
     let pipe = out["pipeline"]["mb_per_s"].as_f64();
-    let mut targets = json!({"catchup_ratio_at_least": RATIO_TARGET, "p99_ms_below": P99_TARGET_MS});
+    let mut targets =
+        json!({"catchup_ratio_at_least": RATIO_TARGET, "p99_ms_below": P99_TARGET_MS});
     if let (Some(c), Some(p)) = (catchup, pipe) {
         let ratio = c / p;
         println!(
@@ -304,7 +317,9 @@ pub fn run(bin_dir: &Path, work: &Path, args: &LinkArgs) -> Result<Value> {
         targets["catchup_met"] = json!(ratio >= RATIO_TARGET);
     }
     if let Some(p99) = out["lag"]["append_to_visible"]["p99_ms"].as_f64() {
-        let p50 = out["lag"]["append_to_visible"]["p50_ms"].as_f64().unwrap_or(f64::NAN);
+        let p50 = out["lag"]["append_to_visible"]["p50_ms"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
         println!(
             "link lag at {:.0} MB/s: p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 < {P99_TARGET_MS} ms: {})",
             args.lag_rate as f64 / 1e6,
@@ -362,14 +377,24 @@ fn lag_phase(
         let config = tuning.consumer_config(visible_on, &format!("bench-lag-{topic}"));
         let (topic, measure_from, ready) = (topic.to_string(), measure_from.clone(), ready.clone());
         thread::spawn(move || {
-            kafka::consume_lag(&config, &topic, partitions, records, measure_from, ready, timeout)
+            kafka::consume_lag(
+                &config,
+                &topic,
+                partitions,
+                records,
+                measure_from,
+                ready,
+                timeout,
+            )
         })
     };
     let pipeline_handle = pipeline_to.map(|dest| {
         let cc = tuning.consumer_config(source, &format!("bench-lag-pipeline-{topic}"));
         let pc = tuning.producer_config(dest);
         let topic = topic.to_string();
-        thread::spawn(move || kafka::pipeline(&cc, &pc, &topic, &topic, partitions, records, timeout))
+        thread::spawn(move || {
+            kafka::pipeline(&cc, &pc, &topic, &topic, partitions, records, timeout)
+        })
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ready.load(Ordering::Acquire) {
@@ -425,7 +450,14 @@ fn summary_line(v: &Value) -> String {
     let s = &v["send_to_visible"];
     format!(
         "{} MB/s achieved; append->visible p50 {} ms, p99 {} ms, max {} ms; send->visible p50 {} ms, p99 {} ms ({} samples); load {}",
-        v["rate_mb_per_s_achieved"], a["p50_ms"], a["p99_ms"], a["max_ms"], s["p50_ms"], s["p99_ms"], a["samples"], v["load_average_after"]
+        v["rate_mb_per_s_achieved"],
+        a["p50_ms"],
+        a["p99_ms"],
+        a["max_ms"],
+        s["p50_ms"],
+        s["p99_ms"],
+        a["samples"],
+        v["load_average_after"]
     )
 }
 

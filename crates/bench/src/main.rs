@@ -25,10 +25,19 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "strait-bench", version, about = "Strait broker and cluster-link benchmarks")]
+#[command(
+    name = "strait-bench",
+    version,
+    about = "Strait broker and cluster-link benchmarks"
+)]
 struct Cli {
     /// Directory holding the release `strait` binary.
-    #[arg(long, env = "STRAIT_BIN_DIR", default_value = "target/release", global = true)]
+    #[arg(
+        long,
+        env = "STRAIT_BIN_DIR",
+        default_value = "target/release",
+        global = true
+    )]
     bin_dir: PathBuf,
     /// Directory under which each run makes its temporary broker data directories.
     #[arg(long, env = "STRAIT_BENCH_WORK_DIR", global = true)]
@@ -118,7 +127,11 @@ pub struct LinkArgs {
     #[arg(long = "link-config", value_parser = key_value)]
     link_config: Vec<(String, String)>,
     /// Phases to run, comma-separated: catchup, pipeline, lag, pipeline-lag.
-    #[arg(long, default_value = "catchup,pipeline,lag,pipeline-lag", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "catchup,pipeline,lag,pipeline-lag",
+        value_delimiter = ','
+    )]
     phases: Vec<String>,
     /// Give up on a copy (catch-up or pipeline) after this many seconds.
     #[arg(long, default_value_t = 1800)]

@@ -108,7 +108,9 @@ impl Server {
             if Instant::now() >= deadline {
                 let tail = tail(&log_path);
                 server.kill();
-                bail!("strait server {name} did not listen on port {port} within {START_TIMEOUT:?}\n{tail}");
+                bail!(
+                    "strait server {name} did not listen on port {port} within {START_TIMEOUT:?}\n{tail}"
+                );
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -129,7 +131,10 @@ impl Server {
         {
             let log = tail(&self.dir.join("server.log"));
             self.child = None;
-            bail!("strait server {} died: {status}\n--- log tail ---\n{log}", self.name);
+            bail!(
+                "strait server {} died: {status}\n--- log tail ---\n{log}",
+                self.name
+            );
         }
         Ok(())
     }
@@ -149,7 +154,10 @@ impl Server {
             let deadline = Instant::now() + STOP_TIMEOUT;
             while child.try_wait()?.is_none() {
                 if Instant::now() >= deadline {
-                    eprintln!("strait server {} ignored SIGTERM; sending SIGKILL", self.name);
+                    eprintln!(
+                        "strait server {} ignored SIGTERM; sending SIGKILL",
+                        self.name
+                    );
                     child.kill()?;
                     child.wait()?;
                     break;
