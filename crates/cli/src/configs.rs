@@ -106,6 +106,9 @@ pub struct ConfigsOptions {
     /// The client metrics config resource name.
     #[arg(long)]
     pub client_metrics: Option<String>,
+    /// The cluster link's name.
+    #[arg(long)]
+    pub cluster_link: Option<String>,
 }
 
 /// Kinds of entities the tool addresses. Each knows its plural flag name
@@ -122,10 +125,12 @@ pub enum EntityType {
     BrokerLoggers,
     ClientMetrics,
     Groups,
+    /// Strait's (and Confluent's) cluster links, served by [`crate::link_configs`].
+    ClusterLinks,
 }
 
 impl EntityType {
-    const ALL: [EntityType; 8] = [
+    const ALL: [EntityType; 9] = [
         EntityType::Topics,
         EntityType::Clients,
         EntityType::Users,
@@ -134,6 +139,7 @@ impl EntityType {
         EntityType::BrokerLoggers,
         EntityType::ClientMetrics,
         EntityType::Groups,
+        EntityType::ClusterLinks,
     ];
 
     /// The `--entity-type` spelling.
@@ -147,6 +153,7 @@ impl EntityType {
             EntityType::BrokerLoggers => "broker-loggers",
             EntityType::ClientMetrics => "client-metrics",
             EntityType::Groups => "groups",
+            EntityType::ClusterLinks => "cluster-links",
         }
     }
 
@@ -168,7 +175,10 @@ impl EntityType {
             EntityType::BrokerLoggers => Some(ConfigResourceType::BrokerLogger),
             EntityType::ClientMetrics => Some(ConfigResourceType::ClientMetrics),
             EntityType::Groups => Some(ConfigResourceType::Group),
-            EntityType::Clients | EntityType::Users | EntityType::Ips => None,
+            EntityType::Clients
+            | EntityType::Users
+            | EntityType::Ips
+            | EntityType::ClusterLinks => None,
         }
     }
 
@@ -221,6 +231,7 @@ pub fn check_options(o: &ConfigsOptions) -> Result<EntitySelection, CliError> {
         (EntityType::Ips, o.ip.as_ref()),
         (EntityType::ClientMetrics, o.client_metrics.as_ref()),
         (EntityType::Groups, o.group.as_ref()),
+        (EntityType::ClusterLinks, o.cluster_link.as_ref()),
     ];
     let shortcut_defaults = [
         (EntityType::Clients, o.client_defaults),
@@ -414,6 +425,9 @@ async fn execute(
     let config = client_config(bootstrap, o.command_config.as_deref(), &[])?;
     let client = client(config)?;
     let kind = selection.types[0];
+    if kind == EntityType::ClusterLinks {
+        return crate::link_configs::execute(&client, o, selection, console).await;
+    }
     if kind == EntityType::Users || selection.types.contains(&EntityType::Users) {
         return if o.alter {
             users::alter(&client, o, selection, console).await

@@ -392,6 +392,56 @@ impl Connection {
         Ok(body)
     }
 
+    /// Sends a frame that is not a kafka-protocol request (Strait's admin
+    /// messages, see [`crate::admin::links`]): `build` gets a fresh
+    /// correlation id and the client id and returns the complete frame,
+    /// length prefix included. Returns the raw response frame, which starts
+    /// with the correlation id. Timeouts close the connection like
+    /// [`Connection::send`]; `call` names the request in that error.
+    pub(crate) async fn exchange_raw(
+        &self,
+        call: &str,
+        build: impl FnOnce(i32, &str) -> Result<Bytes, ClientError>,
+    ) -> Result<Bytes, ClientError> {
+        let correlation_id = self.next_correlation_id();
+        let frame = build(correlation_id, &self.client_id)?;
+        let (sender, receiver) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            if let Some(reason) = &state.closed {
+                return Err(self.shared.closed_error(reason));
+            }
+            state.waiters.insert(correlation_id, sender);
+        }
+        let _guard = WaiterGuard {
+            shared: &self.shared,
+            correlation_id,
+        };
+        if self.outbound.send(frame).await.is_err() {
+            return Err(self.shared.closed_error("the writer stopped"));
+        }
+        match tokio::time::timeout(self.request_timeout, receiver).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => {
+                let reason = self
+                    .close_reason()
+                    .unwrap_or_else(|| "the connection was dropped".to_string());
+                Err(self.shared.closed_error(&reason))
+            }
+            Err(_) => {
+                let timeout_ms =
+                    u64::try_from(self.request_timeout.as_millis()).unwrap_or(u64::MAX);
+                self.shared
+                    .close(format!("request {call} timed out after {timeout_ms} ms"));
+                Err(ClientError::Timeout {
+                    call: call.to_string(),
+                    timeout_ms,
+                    last_error: None,
+                })
+            }
+        }
+    }
+
     /// ApiVersions handshake: v3 first, then whatever the broker says it
     /// supports (v0 when it says nothing usable).
     async fn negotiate_api_versions(&mut self) -> Result<(), ClientError> {

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod configs;
 pub mod groups;
+pub mod links;
 pub mod offsets;
 pub mod topics;
 
