@@ -306,6 +306,8 @@ impl BrokerConfig {
                 }
             }
         }
+        // authorizer.class.name, super.users, allow.everyone.if.no.acl.found.
+        crate::authz::AuthorizerConfig::from_properties(&props)?;
         Ok(BrokerConfig {
             node_id,
             listeners,

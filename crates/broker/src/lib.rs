@@ -6,6 +6,7 @@
 //! (that is `strait-protocol`) nor persist metadata outside the store.
 
 mod auth;
+mod authz;
 pub mod config;
 pub mod errors;
 pub mod group;

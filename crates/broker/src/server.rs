@@ -187,6 +187,8 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         groups.clone(),
         crate::txn::TxnConfig::from_properties(&config.properties),
     );
+    let authorizer = crate::authz::Authorizer::open(&config.properties, store.clone())
+        .map_err(|e| BrokerError::Io(std::io::Error::other(e.to_string())))?;
     let broker = Arc::new(Broker {
         config,
         advertised,
@@ -198,6 +200,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         groups,
         txns,
         links: std::sync::OnceLock::new(),
+        authorizer,
     });
     {
         let b = broker.clone();
@@ -380,7 +383,7 @@ async fn serve_connection<S>(
                     return;
                 }
                 let correlation_id = frame.correlation_id;
-                match handlers::links::handle(&broker, frame).await {
+                match handlers::links::handle(&broker, frame, &ctx).await {
                     Ok(bytes) => {
                         if write_response(&mut stream, &bytes, peer).await.is_err() {
                             return;

@@ -32,6 +32,8 @@ pub struct Broker {
     pub txns: crate::txn::TxnCoordinator,
     /// Cluster links and mirror topics; set once the broker is up.
     pub links: std::sync::OnceLock<Arc<strait_link::LinkEngine>>,
+    /// The ACL authorizer; `None` (everything allowed) without `authorizer.class.name`.
+    pub authorizer: Option<crate::authz::Authorizer>,
 }
 
 impl Broker {

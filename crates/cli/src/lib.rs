@@ -5,6 +5,7 @@
 //! format; binaries are thin wrappers around each module's `run`. Library
 //! code here never panics and reports failures as one line on stderr.
 
+pub mod acls;
 pub mod cluster;
 pub mod cluster_links;
 pub mod configs;

@@ -6,6 +6,7 @@
 //! not persisted. It must never be used by two processes at once (redb locks
 //! the file).
 
+use crate::acls::AclBinding;
 use crate::records::{
     GroupOffsets, LinkRecord, MirrorRecord, OffsetRecord, PartitionKey, ScramCredential,
     TopicRecord,
@@ -30,6 +31,8 @@ const LINK_PREFIX: &str = "link/";
 const MIRROR_PREFIX: &str = "mirror/";
 const SCRAM_PREFIX: &str = "scram/";
 const TXN_STATE_PREFIX: &str = "txn-state/";
+/// Every ACL, as one sorted JSON list.
+const ACLS: &str = "acls";
 
 #[derive(Default)]
 struct State {
@@ -42,6 +45,7 @@ struct State {
     next_producer_id: i64,
     links: BTreeMap<String, LinkRecord>,
     mirrors: BTreeMap<String, MirrorRecord>,
+    acls: std::collections::BTreeSet<AclBinding>,
     /// user -> mechanism -> credential
     scram: BTreeMap<String, BTreeMap<String, ScramCredential>>,
 }
@@ -100,6 +104,9 @@ impl EmbeddedStore {
                 state.cluster_id = decode(key, value)?;
             } else if key == BROKER_CONFIGS {
                 state.broker_configs = decode(key, value)?;
+            } else if key == ACLS {
+                let list: Vec<AclBinding> = decode(key, value)?;
+                state.acls = list.into_iter().collect();
             } else if key == NEXT_PRODUCER_ID {
                 state.next_producer_id = decode(key, value)?;
             } else if let Some(name) = key.strip_prefix(TOPIC_PREFIX) {
@@ -510,6 +517,40 @@ impl MetadataStore for EmbeddedStore {
         state.mirrors.insert(mirror.topic.clone(), mirror);
         Ok(())
     }
+
+    fn acls(&self) -> Vec<AclBinding> {
+        self.read_state().acls.iter().cloned().collect()
+    }
+
+    fn create_acls(&self, acls: Vec<AclBinding>) -> Result<(), MetadataError> {
+        let mut state = self.write_state();
+        let mut next = state.acls.clone();
+        next.extend(acls);
+        if next.len() == state.acls.len() {
+            return Ok(());
+        }
+        let list: Vec<&AclBinding> = next.iter().collect();
+        self.write(&[(ACLS.to_string(), Some(encode(&list)?))])?;
+        state.acls = next;
+        Ok(())
+    }
+
+    fn delete_acls(
+        &self,
+        matches: &dyn Fn(&AclBinding) -> bool,
+    ) -> Result<Vec<AclBinding>, MetadataError> {
+        let mut state = self.write_state();
+        let (gone, kept): (Vec<AclBinding>, _) =
+            state.acls.iter().cloned().partition(|a| matches(a));
+        if gone.is_empty() {
+            return Ok(gone);
+        }
+        let kept: std::collections::BTreeSet<AclBinding> = kept.into_iter().collect();
+        let list: Vec<&AclBinding> = kept.iter().collect();
+        self.write(&[(ACLS.to_string(), Some(encode(&list)?))])?;
+        state.acls = kept;
+        Ok(gone)
+    }
 }
 
 fn offsets_key(group: &str) -> String {
@@ -711,5 +752,48 @@ mod tests {
         s.delete_link("l").unwrap();
         assert!(s.mirrors().is_empty());
         assert!(s.topic("t").is_some(), "topics outlive their link");
+    }
+
+    #[test]
+    fn acls_persist_dedupe_and_delete_by_predicate() {
+        use crate::acls::{AclOperation, AclPatternType, AclPermission, AclResourceType};
+        let acl = |name: &str, op: AclOperation| AclBinding {
+            resource_type: AclResourceType::Topic,
+            resource_name: name.into(),
+            pattern_type: AclPatternType::Literal,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: op,
+            permission: AclPermission::Allow,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        {
+            let s = EmbeddedStore::open(&path).unwrap();
+            assert!(s.acls().is_empty());
+            s.create_acls(vec![
+                acl("a", AclOperation::Read),
+                acl("a", AclOperation::Write),
+            ])
+            .unwrap();
+            s.create_acls(vec![
+                acl("a", AclOperation::Read),
+                acl("b", AclOperation::Read),
+            ])
+            .unwrap();
+            assert_eq!(s.acls().len(), 3, "duplicates are kept once");
+        }
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.acls().len(), 3);
+        let gone = s.delete_acls(&|a| a.resource_name == "a").unwrap();
+        assert_eq!(gone.len(), 2);
+        assert!(
+            s.delete_acls(&|a| a.resource_name == "a")
+                .unwrap()
+                .is_empty()
+        );
+        drop(s);
+        let s = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(s.acls(), vec![acl("b", AclOperation::Read)]);
     }
 }

@@ -6,9 +6,11 @@
 //! crate owns persistence of metadata only; it must never touch partition logs or
 //! speak the Kafka protocol.
 
+mod acls;
 mod embedded;
 mod records;
 
+pub use acls::{AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType};
 pub use embedded::EmbeddedStore;
 pub use records::{
     GroupOffsets, LinkRecord, MirrorRecord, MirrorState, OffsetRecord, PartitionKey,
@@ -119,4 +121,14 @@ pub trait MetadataStore: Send + Sync {
         topic: TopicRecord,
         mirror: MirrorRecord,
     ) -> Result<(), MetadataError>;
+
+    /// Every ACL, in no particular order.
+    fn acls(&self) -> Vec<AclBinding>;
+    /// Adds ACLs atomically; ones already present are kept once.
+    fn create_acls(&self, acls: Vec<AclBinding>) -> Result<(), MetadataError>;
+    /// Removes every ACL `matches` selects, atomically; returns the removed ones.
+    fn delete_acls(
+        &self,
+        matches: &dyn Fn(&AclBinding) -> bool,
+    ) -> Result<Vec<AclBinding>, MetadataError>;
 }

@@ -8,10 +8,21 @@ use bytes::BytesMut;
 use kafka_protocol::error::ResponseError;
 use strait_protocol::admin::*;
 
+use crate::server::ConnectionContext;
 use crate::state::Broker;
 
-pub async fn handle(broker: &Arc<Broker>, frame: AdminFrame) -> Result<BytesMut, AdminCodecError> {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    frame: AdminFrame,
+    ctx: &ConnectionContext,
+) -> Result<BytesMut, AdminCodecError> {
     let id = frame.correlation_id;
+    let session = crate::authz::Session::of(ctx);
+    if let Some(denied) =
+        crate::authz::admin::check(broker.authorizer.as_ref(), &session, &frame.request)
+    {
+        return encode_admin_response(id, &denied);
+    }
     let Some(engine) = broker.links.get().cloned() else {
         let e = AdminError::new(
             ResponseError::CoordinatorNotAvailable.code(),

@@ -2,6 +2,7 @@
 //! Handlers turn a typed request into a typed response; they must never touch
 //! sockets or bytes on the wire.
 
+mod acls;
 pub mod api_versions;
 mod cluster;
 mod configs;
@@ -37,8 +38,40 @@ pub enum Reply {
     Close,
 }
 
-/// Handles one request.
+/// Handles one request: with an authorizer, inside the authorization gate
+/// (`crate::authz::gate`), which refuses or narrows the request before the
+/// handler and completes the response after it.
 pub async fn handle(
+    broker: &Arc<Broker>,
+    request: DecodedRequest,
+    ctx: &ConnectionContext,
+) -> Reply {
+    let Some(authz) = broker.authorizer.as_ref() else {
+        return dispatch(broker, request, ctx).await;
+    };
+    let session = crate::authz::Session::of(ctx);
+    let check = |version| crate::authz::gate::Check {
+        broker,
+        authz,
+        session: &session,
+        version,
+    };
+    let version = request.version();
+    let (request, after) = match crate::authz::gate::before(&check(version), request) {
+        Ok(pass) => pass,
+        Err(denied) => return Reply::Send(denied),
+    };
+    match (dispatch(broker, request, ctx).await, after) {
+        (Reply::Send(mut response), Some(after)) => {
+            after(&mut response, &check(version));
+            Reply::Send(response)
+        }
+        (reply, _) => reply,
+    }
+}
+
+/// Runs the handler of one request.
+async fn dispatch(
     broker: &Arc<Broker>,
     request: DecodedRequest,
     _ctx: &ConnectionContext,
@@ -128,6 +161,9 @@ pub async fn handle(
         RequestKind::DescribeUserScramCredentials(r) => {
             ResponseKind::DescribeUserScramCredentials(scram::describe(broker, r))
         }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create(broker, r).await),
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe(broker, r)),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete(broker, r).await),
         other => {
             return match unserved(other) {
                 Some(resp) => Reply::Send(Box::new(resp)),
@@ -156,7 +192,6 @@ fn unserved(request: RequestKind) -> Option<ResponseKind> {
         };
     }
     with_error!(
-        DescribeAcls => DescribeAclsResponse,
         DescribeClientQuotas => DescribeClientQuotasResponse,
         DescribeQuorum => DescribeQuorumResponse,
         UpdateFeatures => UpdateFeaturesResponse,

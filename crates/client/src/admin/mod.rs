@@ -4,6 +4,7 @@
 //! version and converts per-item error codes into [`crate::ClientError`]s.
 //! Nothing here prints or formats for humans; that belongs to the tools.
 
+pub mod acls;
 pub mod cluster;
 pub mod configs;
 pub mod groups;
