@@ -248,6 +248,8 @@ def test_reference_examples_end_to_end(clusters, tmp_path):
     assert set(listed) == {"example-link", "second-link"}, listed
     for entry in listed.values():
         assert (entry["remote"], entry["local"], entry["state"]) == (src_id, dst_id, "ACTIVE")
+        # A link validated at creation has just reached its source.
+        assert entry["available"] == "true", entry
         assert entry["topics"] is None
     assert listed["example-link"]["id"] != listed["second-link"]["id"]
     only = listed_links(dst, "--link", "second-link")

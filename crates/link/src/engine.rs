@@ -437,6 +437,7 @@ impl LinkEngine {
         }
         let settings = LinkSettings::from_configs(&req.configs);
         let mut source_cluster_id = req.cluster_id.clone().filter(|c| !c.is_empty());
+        let mut validated = None;
         if req.validate_link {
             let client = match connect_source(&settings, VALIDATION_CAP).await {
                 Ok(c) => c,
@@ -471,6 +472,7 @@ impl LinkEngine {
                 (None, Some(actual)) => source_cluster_id = Some(actual.clone()),
                 _ => {}
             }
+            validated = Some(client);
         }
         if req.validate_only {
             return AdminError::none();
@@ -489,6 +491,12 @@ impl LinkEngine {
             };
         }
         let runtime = Arc::new(LinkRuntime::new(record, self.store.clone()));
+        if let Some(client) = validated {
+            // The source just answered: the link starts out available, with
+            // the validated connection as its client.
+            *runtime.client.lock().await = Some(Arc::new(client));
+            runtime.set_available(true);
+        }
         lock(&self.links).insert(name.clone(), runtime.clone());
         self.spawn_control_loop(runtime);
         tracing::info!("created cluster link {name}");

@@ -413,7 +413,7 @@ impl Log {
 
     /// Mirror append: batches copied from a source cluster keep their offsets and bytes.
     /// The first base offset must be `>=` the log end offset (gaps are fine); on an empty log
-    /// the log start offset moves to it. Producer and transaction state follow the batches
+    /// the log start offset moves to it only when the gap is wider than a segment can index. Producer and transaction state follow the batches
     /// without validation.
     pub fn append_mirror(&self, records: &[u8]) -> Result<MirrorAppend, LogError> {
         let config = self.config();
@@ -442,8 +442,14 @@ impl Log {
             });
         }
         let segments = self.segments();
-        if segments.size_bytes() == 0 && first_offset > log_end {
-            // Empty log: it now starts where the source's data starts.
+        if segments.size_bytes() == 0
+            && first_offset > log_end
+            && first_offset - segments.active().base_offset() > MAX_RELATIVE_OFFSET
+        {
+            // Empty log and a gap wider than a segment can index: it now
+            // starts where the source's data starts. A narrower gap (a
+            // compacted source head) stays in the log, whose start keeps
+            // following the source's log start, as a follower's does.
             let active = segments.active();
             if active.base_offset() != first_offset {
                 let fresh = Arc::new(Segment::create(&self.dir, first_offset)?);

@@ -343,30 +343,53 @@ fn mirror_keeps_offsets_allows_gaps_and_rejects_overlap() {
 }
 
 #[test]
-fn mirror_on_empty_log_starts_at_first_batch() {
+fn mirror_on_empty_log_keeps_its_start_below_a_gap() {
+    // A compacted source's first batch may sit above its log start: the
+    // mirror keeps the gap and its own start, as a follower replica does.
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path());
     let mut x = plain(3, 5);
     batch::set_base_offset(&mut x, 1000);
     log.append_mirror(&x).unwrap();
-    assert_eq!(log.log_start_offset(), 1000);
+    assert_eq!(log.log_start_offset(), 0);
     assert_eq!(log.log_end_offset(), 1003);
-    assert_eq!(log.segment_base_offsets(), vec![1000]);
-    assert!(!dir.path().join("00000000000000000000.log").exists());
+    assert_eq!(log.segment_base_offsets(), vec![0]);
+    assert_eq!(log.read(0, 10, i64::MAX).unwrap().as_ref(), &x[..]);
     assert_eq!(log.read(1001, 10, i64::MAX).unwrap().as_ref(), &x[..]);
-    assert!(matches!(
-        log.read(999, 10, i64::MAX),
-        Err(LogError::OffsetOutOfRange { .. })
-    ));
     // Survives a crash-style reopen and a clean one.
     drop(log);
     let log = open(dir.path());
-    assert_eq!((log.log_start_offset(), log.log_end_offset()), (1000, 1003));
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 1003));
     log.close().unwrap();
     drop(log);
     let log = open(dir.path());
-    assert_eq!((log.log_start_offset(), log.log_end_offset()), (1000, 1003));
-    assert_eq!(log.read(1000, 10, i64::MAX).unwrap().as_ref(), &x[..]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 1003));
+    assert_eq!(log.read(500, 10, i64::MAX).unwrap().as_ref(), &x[..]);
+}
+
+#[test]
+fn mirror_on_empty_log_starts_at_first_batch_past_a_segment_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let far = i64::from(i32::MAX) + 1000;
+    let mut x = plain(3, 5);
+    batch::set_base_offset(&mut x, far);
+    log.append_mirror(&x).unwrap();
+    assert_eq!(log.log_start_offset(), far);
+    assert_eq!(log.log_end_offset(), far + 3);
+    assert_eq!(log.segment_base_offsets(), vec![far]);
+    assert!(!dir.path().join("00000000000000000000.log").exists());
+    assert_eq!(log.read(far + 1, 10, i64::MAX).unwrap().as_ref(), &x[..]);
+    assert!(matches!(
+        log.read(far - 1, 10, i64::MAX),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    drop(log);
+    let log = open(dir.path());
+    assert_eq!(
+        (log.log_start_offset(), log.log_end_offset()),
+        (far, far + 3)
+    );
 }
 
 #[test]
