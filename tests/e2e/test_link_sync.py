@@ -141,6 +141,15 @@ def test_consumer_group_migration_procedure(pair, tmp_path):
     assert got == [(i, f"m{i}".encode()) for i in range(100, 110)]
     assert extra is None or extra.error() is not None, "a record was read twice or skipped"
 
+    # The sync tasks report their state and last success under --describe.
+    res = h.run_cli("kafka-cluster-links", "--bootstrap-server", east.bootstrap, "--describe",
+                    "--link", "offsets-cluster-link").check()
+    tasks = [line for line in res.stdout.splitlines() if line.startswith("Task: ")]
+    offset_task = [t for t in tasks if t.startswith("Task: 'ConsumerOffsetSync'")]
+    assert offset_task, res
+    assert "state: 'ACTIVE'" in offset_task[0] and "last success time: 'null'" not in \
+        offset_task[0], res
+
 
 def test_active_destination_group_is_never_overwritten(pair):
     src, dst = pair

@@ -16,7 +16,7 @@ use clap::{CommandFactory, Parser};
 use strait_client::KafkaClient;
 use strait_client::admin::links::{
     ClusterLinkListing, CreateClusterLinkRequest, DeleteClusterLinkRequest, LinkConfigEntry,
-    ListClusterLinksRequest,
+    LinkTaskStatus, ListClusterLinksRequest,
 };
 
 use crate::invocation::{CliError, Console, block_on, client, client_config, parse_args};
@@ -415,6 +415,23 @@ pub fn describe_lines(
     [first, format!("Configs: {}", set.join(","))]
 }
 
+/// One line per background task of a link (config, offset, ACL sync, ...)
+/// under `--describe`: its state, last success and last error with times.
+pub fn task_line(task: &LinkTaskStatus) -> String {
+    let time = |ms: Option<i64>| {
+        ms.map(crate::mirrors::format_state_time)
+            .unwrap_or_else(|| "null".to_string())
+    };
+    format!(
+        "Task: '{}', state: '{}', last success time: '{}', last error: '{}', last error time: '{}'",
+        task.task,
+        task.state,
+        time(task.last_success_ms),
+        or_null(task.last_error.as_deref()),
+        time(task.last_error_ms)
+    )
+}
+
 /// Entry point used by the `kafka-cluster-links` binary and by tests.
 pub fn run(args: Vec<OsString>, console: &mut Console<'_>) -> i32 {
     let args = normalize_long_flags(args, &ClusterLinksOptions::command());
@@ -549,6 +566,9 @@ async fn describe(
         .map(|b| (b.id, b.host.clone()));
     for line in describe_lines(&link, &configs, coordinator) {
         writeln!(console.out, "{line}")?;
+    }
+    for task in &link.tasks {
+        writeln!(console.out, "{}", task_line(task))?;
     }
     Ok(())
 }
@@ -815,5 +835,30 @@ mod tests {
             "Configs: bootstrap.servers=h:1,sasl.jaas.config=null"
         );
         assert_eq!(link_id_text("not-a-uuid"), "not-a-uuid");
+    }
+
+    #[test]
+    fn task_lines_show_state_and_last_error() {
+        let ok = LinkTaskStatus {
+            task: "ConsumerOffsetSync".into(),
+            state: "ACTIVE".into(),
+            last_success_ms: None,
+            last_error: None,
+            last_error_ms: None,
+        };
+        assert_eq!(
+            task_line(&ok),
+            "Task: 'ConsumerOffsetSync', state: 'ACTIVE', last success time: 'null', last error: 'null', last error time: 'null'"
+        );
+        let failed = LinkTaskStatus {
+            state: "IN_ERROR".into(),
+            last_error: Some("source unreachable".into()),
+            last_error_ms: Some(0),
+            ..ok
+        };
+        let line = task_line(&failed);
+        assert!(line.contains("state: 'IN_ERROR'"), "{line}");
+        assert!(line.contains("last error: 'source unreachable'"), "{line}");
+        assert!(!line.ends_with("last error time: 'null'"), "{line}");
     }
 }
