@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use strait_metadata::{EmbeddedStore, MetadataError, MetadataStore};
 use strait_protocol::{
-    Incoming, ProtocolError, decode_incoming, encode_response, read_frame, write_frame,
+    Incoming, ProtocolError, decode_incoming, encode_response, encode_response_chunks, read_frame,
+    write_frame, write_frame_chunks,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -448,14 +449,18 @@ async fn serve_connection<S>(
                 return;
             }
         };
-        let bytes = match encode_response(api_key, version, correlation_id, &response) {
-            Ok(b) => b,
+        let chunks = match encode_response_chunks(api_key, version, correlation_id, &response) {
+            Ok(c) => c,
             Err(e) => {
                 tracing::error!("closing connection from {peer}: {e}");
                 return;
             }
         };
-        if write_response(&mut stream, &bytes, peer).await.is_err() || close_after {
+        if write_response_chunks(&mut stream, &chunks, peer)
+            .await
+            .is_err()
+            || close_after
+        {
             return;
         }
     }
@@ -477,6 +482,23 @@ fn note_authentication(auth: &mut Authenticator, ctx: &mut ConnectionContext) {
         );
         ctx.principal = principal;
     }
+}
+
+/// Writes one response frame given as chunks and flushes it.
+async fn write_response_chunks<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    chunks: &[bytes::Bytes],
+    peer: std::net::SocketAddr,
+) -> Result<(), ()> {
+    if let Err(e) = write_frame_chunks(writer, chunks).await {
+        tracing::debug!("write to {peer} failed: {e}");
+        return Err(());
+    }
+    if let Err(e) = writer.flush().await {
+        tracing::debug!("write to {peer} failed: {e}");
+        return Err(());
+    }
+    Ok(())
 }
 
 /// Writes one response frame and flushes it.

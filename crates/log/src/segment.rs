@@ -140,8 +140,7 @@ impl<'a> BatchCursor<'a> {
                 )));
             }
             self.window.clear();
-            self.window.resize(want, 0);
-            if let Err(e) = self.file.read_exact_at(&mut self.window, pos) {
+            if let Err(e) = read_exact_into(self.file, &mut self.window, pos, want) {
                 self.window.clear();
                 return Err(self.io(e));
             }
@@ -182,12 +181,37 @@ impl<'a> BatchCursor<'a> {
             let window = std::mem::take(&mut self.window);
             return Ok(Bytes::from(window).slice(at..at + len));
         }
-        let mut out = vec![0u8; len];
-        self.file
-            .read_exact_at(&mut out, pos)
-            .map_err(|e| self.io(e))?;
+        let mut out = Vec::new();
+        read_exact_into(self.file, &mut out, pos, len).map_err(|e| self.io(e))?;
         Ok(Bytes::from(out))
     }
+}
+
+/// Reads exactly `len` bytes at `pos` into `out` (cleared first). The bytes
+/// land in the vector's spare capacity, so nothing is zero-filled only to
+/// be overwritten: a fetch touches its bytes once on the way in.
+fn read_exact_into(file: &File, out: &mut Vec<u8>, pos: u64, len: usize) -> io::Result<()> {
+    out.clear();
+    out.reserve_exact(len);
+    while out.len() < len {
+        let before = out.len();
+        let n = rustix::io::pread(
+            file,
+            rustix::buffer::spare_capacity(out),
+            pos + before as u64,
+        )
+        .map_err(io::Error::from)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("read of {len} bytes at {pos} ended after {before}"),
+            ));
+        }
+    }
+    // The capacity may exceed `len`; bytes past it may belong to an append
+    // in progress and are never handed out.
+    out.truncate(len);
+    Ok(())
 }
 
 /// Index-building state carried across the batches of a segment.

@@ -127,6 +127,41 @@ pub fn encode_response(
     Ok(buf)
 }
 
+/// Encodes a response frame body like [`encode_response`], as chunks: the
+/// record sets of a Fetch response are referenced, not copied, so a fetch
+/// moves segment bytes to the socket without an extra copy.
+pub fn encode_response_chunks(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<Vec<Bytes>, ProtocolError> {
+    let ResponseKind::Fetch(fetch) = body else {
+        return encode_response(api_key, version, correlation_id, body).map(|b| vec![b.freeze()]);
+    };
+    let encode_err = |reason: String| ProtocolError::Encode {
+        api_key,
+        version,
+        reason,
+    };
+    let shared = fetch
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|p| p.records.clone())
+        .collect();
+    let mut buf = crate::chunked::ChunkedFrame::new(shared);
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(&mut buf, api_key.response_header_version(version))
+        .map_err(|e| encode_err(e.to_string()))?;
+    fetch
+        .encode(&mut buf, version)
+        .map_err(|e| encode_err(e.to_string()))?;
+    Ok(buf.into_chunks())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +239,33 @@ mod tests {
         let body = ResponseKind::ApiVersions(ApiVersionsResponse::default());
         let buf = encode_response(ApiKey::ApiVersions, 3, 7, &body).unwrap();
         assert_eq!(&buf[..4], &7i32.to_be_bytes());
+    }
+
+    #[test]
+    fn chunked_fetch_responses_equal_the_copied_encoding() {
+        use kafka_protocol::messages::FetchResponse;
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        let records = Bytes::from((0..40_000u32).map(|i| i as u8).collect::<Vec<u8>>());
+        let small = Bytes::from_static(b"tiny");
+        let mut resp = FetchResponse::default();
+        let mut topic = FetchableTopicResponse::default();
+        for (i, r) in [records.clone(), small].into_iter().enumerate() {
+            let mut p = PartitionData::default();
+            p.partition_index = i as i32;
+            p.records = Some(r);
+            topic.partitions.push(p);
+        }
+        resp.responses.push(topic);
+        let body = ResponseKind::Fetch(resp);
+        for version in [4, 11, 12, 16] {
+            let copied = encode_response(ApiKey::Fetch, version, 9, &body).unwrap();
+            let chunks = encode_response_chunks(ApiKey::Fetch, version, 9, &body).unwrap();
+            let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(joined, copied.to_vec(), "v{version}");
+            assert!(
+                chunks.iter().any(|c| c.as_ptr() == records.as_ptr()),
+                "v{version}: the large record set is referenced"
+            );
+        }
     }
 }

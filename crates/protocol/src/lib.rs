@@ -6,12 +6,14 @@
 //! never decide what a request means: handling belongs to the broker.
 
 pub mod admin;
+pub mod chunked;
 pub mod codec;
 pub mod frame;
 pub mod versions;
 
 pub use codec::{
     DecodedRequest, Incoming, ProtocolError, decode_incoming, decode_request, encode_response,
+    encode_response_chunks,
 };
-pub use frame::{FrameError, read_frame, write_frame};
+pub use frame::{FrameError, read_frame, write_frame, write_frame_chunks};
 pub use kafka_protocol;

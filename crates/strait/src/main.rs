@@ -34,6 +34,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    huge_alloc::keep_large_buffers();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
