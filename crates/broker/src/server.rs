@@ -12,7 +12,7 @@ use kafka_protocol::messages::{ApiKey, ResponseKind};
 use strait_metadata::{EmbeddedStore, MetadataError, MetadataStore};
 use strait_protocol::{
     Incoming, ProtocolError, decode_incoming, encode_response, encode_response_chunks, read_frame,
-    write_frame, write_frame_chunks,
+    write_frame_chunks,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -359,7 +359,7 @@ async fn serve_connection<S>(
             match auth.on_raw_token(&frame, Instant::now()) {
                 RawOutcome::Respond(bytes) => {
                     note_authentication(&mut auth, &mut ctx);
-                    if write_response(&mut stream, &bytes, peer).await.is_err() {
+                    if write_response(&mut stream, bytes, peer).await.is_err() {
                         return;
                     }
                 }
@@ -386,7 +386,7 @@ async fn serve_connection<S>(
                 let correlation_id = frame.correlation_id;
                 match handlers::links::handle(&broker, frame, &ctx).await {
                     Ok(bytes) => {
-                        if write_response(&mut stream, &bytes, peer).await.is_err() {
+                        if write_response(&mut stream, bytes, peer).await.is_err() {
                             return;
                         }
                     }
@@ -408,12 +408,15 @@ async fn serve_connection<S>(
                 let mut resp = handlers::api_versions::served();
                 resp.error_code = kafka_protocol::error::ResponseError::UnsupportedVersion.code();
                 let body = ResponseKind::ApiVersions(resp);
-                match encode_response(ApiKey::ApiVersions, 0, header.correlation_id, &body) {
-                    Ok(bytes) if write_response(&mut stream, &bytes, peer).await.is_ok() => {
-                        continue;
-                    }
-                    _ => return,
+                let Ok(bytes) =
+                    encode_response(ApiKey::ApiVersions, 0, header.correlation_id, &body)
+                else {
+                    return;
+                };
+                if write_response(&mut stream, bytes, peer).await.is_err() {
+                    return;
                 }
+                continue;
             }
             Err(e) => {
                 tracing::info!("closing connection from {peer}: {e}");
@@ -504,16 +507,8 @@ async fn write_response_chunks<W: tokio::io::AsyncWrite + Unpin>(
 /// Writes one response frame and flushes it.
 async fn write_response<W: tokio::io::AsyncWrite + Unpin>(
     writer: &mut W,
-    bytes: &[u8],
+    bytes: impl Into<bytes::Bytes>,
     peer: std::net::SocketAddr,
 ) -> Result<(), ()> {
-    if let Err(e) = write_frame(writer, bytes).await {
-        tracing::debug!("write to {peer} failed: {e}");
-        return Err(());
-    }
-    if let Err(e) = writer.flush().await {
-        tracing::debug!("write to {peer} failed: {e}");
-        return Err(());
-    }
-    Ok(())
+    write_response_chunks(writer, &[bytes.into()], peer).await
 }
