@@ -82,6 +82,20 @@ unsafe impl GlobalAlloc for HugeAllocator {
     }
 }
 
+/// Has glibc serve buffers below 32 MiB (fetch read windows, produce frames)
+/// from its heaps and keep up to 128 MiB of freed heap memory, instead of
+/// mapping and unmapping each large buffer: a fresh mapping costs a page
+/// fault and a kernel zero-fill for every 4 KiB it touches, which was a
+/// quarter of the broker's CPU time while serving fetches.
+pub fn keep_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes thresholds; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,19 +122,5 @@ mod tests {
         // A vector sized from a hostile length prefix does not abort.
         let v: Vec<[u8; 80]> = Vec::with_capacity(i32::MAX as usize);
         assert!(v.capacity() >= i32::MAX as usize);
-    }
-}
-
-/// Has glibc serve buffers below 32 MiB (fetch read windows, produce frames)
-/// from its heaps and keep up to 128 MiB of freed heap memory, instead of
-/// mapping and unmapping each large buffer: a fresh mapping costs a page
-/// fault and a kernel zero-fill for every 4 KiB it touches, which was a
-/// quarter of the broker's CPU time while serving fetches.
-pub fn keep_large_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes thresholds; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
     }
 }
