@@ -216,3 +216,37 @@ def test_deleted_source_topic_fails_the_mirror_and_keeps_its_data(strait_factory
     h.run_cli("kafka-mirrors", "--failover", "--topics", topic, "--bootstrap-server",
               dst.bootstrap).check()
     assert kh.produce_all(dst.bootstrap, topic, [b"y"], partition=0)[0][1] == 10
+
+
+def test_promote_refuses_while_the_mirror_lags_and_succeeds_at_lag_zero(strait_factory):
+    src = strait_factory()
+    dst = strait_factory()
+    topic = "promoted"
+    kh.create_topic(src.bootstrap, topic, 2)
+    for p in range(2):
+        kh.produce_all(src.bootstrap, topic, [f"a{p}-{i}".encode() for i in range(50)],
+                       partition=p)
+    create_link(dst, src, "l")
+    create_mirror(dst, topic, "l")
+    wait_caught_up(dst, topic, end_offsets(src.bootstrap, topic, 2))
+    h.run_cli("kafka-mirrors", "--pause", "--topics", topic, "--bootstrap-server",
+              dst.bootstrap).check()
+    kh.produce_all(src.bootstrap, topic, [f"b{i}".encode() for i in range(30)], partition=1)
+
+    res = h.run_cli("kafka-mirrors", "--promote", "--topics", topic, "--bootstrap-server",
+                    dst.bootstrap)
+    assert res.rc != 0, res
+    errors = res.stderr.strip().splitlines()
+    assert len(errors) == 1 and "mirror lag is not zero" in errors[0], res
+    assert partition_states(dst, topic)[0][1] == "PAUSED", "a refused promote changes nothing"
+
+    h.run_cli("kafka-mirrors", "--unpause", "--topics", topic, "--bootstrap-server",
+              dst.bootstrap).check()
+    wait_caught_up(dst, topic, end_offsets(src.bootstrap, topic, 2))
+    h.run_cli("kafka-mirrors", "--promote", "--topics", topic, "--bootstrap-server",
+              dst.bootstrap).check()
+    h.wait_until(lambda: all(s == "STOPPED" for _, s, *_ in partition_states(dst, topic)),
+                 15, what="the promotion to finish")
+    # The promoted topic takes writes after the last mirrored offset.
+    got = kh.produce_all(dst.bootstrap, topic, [b"after"], partition=1)
+    assert got[0][1] == 80
