@@ -1,6 +1,6 @@
 //! `strait-bench broker`: one broker; per run, a fresh topic is filled with
-//! `--records` values by one tuned librdkafka producer (acks=all, no
-//! compression) as fast as it acknowledges them, then read back from the
+//! `--records` values by `--producers` tuned librdkafka producers (one by
+//! default; acks=all, no compression) as fast as it acknowledges them, then read back from the
 //! beginning by one librdkafka consumer. Reports MB/s (payload bytes, 10^6
 //! per MB), records/s, the CPU seconds the broker and the load generator
 //! used, and the broker's RSS (peak sampled VmRSS and the kernel's VmHWM).
@@ -24,10 +24,12 @@ pub fn run(bin_dir: &Path, work: &Path, args: &BrokerArgs) -> Result<Value> {
     let load = &args.load;
     let tuning = load.tuning();
     println!(
-        "broker benchmark: {} runs x {} records of {} B, {} partitions, acks=all, linger.ms={}, batch.size={}; load average {}",
+        "broker benchmark: {} runs x {} records of {} B, {} producer(s), {} consumer(s), {} partitions, acks=all, linger.ms={}, batch.size={}; load average {}",
         args.runs,
         args.records,
         load.record_size,
+        args.producers,
+        args.consumers,
         load.partitions,
         load.linger_ms,
         load.batch_size,
@@ -45,18 +47,7 @@ pub fn run(bin_dir: &Path, work: &Path, args: &BrokerArgs) -> Result<Value> {
 
         let load_before = report::loadavg();
         let (b0, s0) = (cpu(pid), report::self_cpu_seconds());
-        let producer = kafka::producer(&tuning.producer_config(&bootstrap))?;
-        let produced = kafka::produce(
-            &producer,
-            &ProduceSpec {
-                topic: &topic,
-                partitions: load.partitions,
-                records: args.records,
-                record_size: load.record_size,
-                rate: None,
-            },
-        )?;
-        drop(producer);
+        let produced = produce_with(args, &tuning, &bootstrap, &topic)?;
         let (b1, s1) = (cpu(pid), report::self_cpu_seconds());
         broker.check_alive()?;
         let produce_mb_s = mb_per_s(produced.payload_bytes, produced.elapsed);
@@ -71,13 +62,7 @@ pub fn run(bin_dir: &Path, work: &Path, args: &BrokerArgs) -> Result<Value> {
             report::loadavg()
         );
 
-        let consumed = kafka::consume(
-            &tuning.consumer_config(&bootstrap, &format!("bench-consume-{run}")),
-            &topic,
-            load.partitions,
-            args.records,
-            Duration::from_secs(1800),
-        )?;
+        let consumed = consume_with(args, &tuning, &bootstrap, &topic, run)?;
         let (b2, s2) = (cpu(pid), report::self_cpu_seconds());
         broker.check_alive()?;
         let consume_mb_s = mb_per_s(consumed.payload_bytes, consumed.elapsed);
@@ -157,6 +142,8 @@ pub fn run(bin_dir: &Path, work: &Path, args: &BrokerArgs) -> Result<Value> {
     Ok(json!({
         "benchmark": "broker",
         "records_per_run": args.records,
+        "producers": args.producers,
+        "consumers": args.consumers,
         "record_size": load.record_size,
         "partitions": load.partitions,
         "linger_ms": load.linger_ms,
@@ -187,4 +174,131 @@ pub fn round1(v: f64) -> f64 {
 
 pub fn verdict(met: bool) -> &'static str {
     if met { "MET" } else { "MISSED" }
+}
+
+/// Fills `topic` with `args.records` values from `args.producers` producers
+/// at once, each on its own thread and client; the clock runs from the
+/// moment all are connected and released to the last acknowledgement.
+fn produce_with(
+    args: &BrokerArgs,
+    tuning: &kafka::Tuning,
+    bootstrap: &str,
+    topic: &str,
+) -> Result<kafka::ProduceOutcome> {
+    let load = &args.load;
+    let n = u64::from(args.producers);
+    let producers = (0..n)
+        .map(|_| kafka::producer(&tuning.producer_config(bootstrap)))
+        .collect::<Result<Vec<_>>>()?;
+    let start_line = std::sync::Barrier::new(producers.len() + 1);
+    let (outcomes, elapsed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = producers
+            .iter()
+            .enumerate()
+            .map(|(i, producer)| {
+                let share = args.records / n + u64::from((i as u64) < args.records % n);
+                let start_line = &start_line;
+                scope.spawn(move || {
+                    start_line.wait();
+                    kafka::produce(
+                        producer,
+                        &ProduceSpec {
+                            topic,
+                            partitions: load.partitions,
+                            records: share,
+                            record_size: load.record_size,
+                            rate: None,
+                        },
+                    )
+                })
+            })
+            .collect();
+        start_line.wait();
+        let started = std::time::Instant::now();
+        let outcomes: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a producer thread panicked")))
+            })
+            .collect();
+        (outcomes, started.elapsed())
+    });
+    let mut total = kafka::ProduceOutcome {
+        records: 0,
+        payload_bytes: 0,
+        elapsed,
+    };
+    for outcome in outcomes {
+        let o = outcome?;
+        total.records += o.records;
+        total.payload_bytes += o.payload_bytes;
+    }
+    Ok(total)
+}
+
+/// Reads `topic` back with `args.consumers` consumers at once, partitions
+/// dealt round-robin between them; each expects its partitions' high
+/// watermarks. The clock runs from their common start to the last record.
+fn consume_with(
+    args: &BrokerArgs,
+    tuning: &kafka::Tuning,
+    bootstrap: &str,
+    topic: &str,
+    run: u32,
+) -> Result<kafka::ConsumeOutcome> {
+    let load = &args.load;
+    let config = tuning.consumer_config(bootstrap, &format!("bench-consume-{run}"));
+    let n = args.consumers.min(load.partitions.max(1) as u32) as i32;
+    let ends = {
+        let probe = kafka::consumer(&config)?;
+        kafka::high_watermarks(&probe, topic, load.partitions)?
+    };
+    let shares: Vec<(Vec<i32>, u64)> = (0..n)
+        .map(|i| {
+            let parts: Vec<i32> = (i..load.partitions).step_by(n as usize).collect();
+            let expect = parts.iter().map(|p| ends[*p as usize].max(0) as u64).sum();
+            (parts, expect)
+        })
+        .collect();
+    let start_line = std::sync::Barrier::new(shares.len() + 1);
+    let (outcomes, elapsed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|(parts, expect)| {
+                let (config, start_line) = (&config, &start_line);
+                scope.spawn(move || {
+                    kafka::consume_partitions(
+                        config,
+                        topic,
+                        parts,
+                        *expect,
+                        Duration::from_secs(1800),
+                        Some(start_line),
+                    )
+                })
+            })
+            .collect();
+        start_line.wait();
+        let started = std::time::Instant::now();
+        let outcomes: Vec<_> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a consumer thread panicked")))
+            })
+            .collect();
+        (outcomes, started.elapsed())
+    });
+    let mut total = kafka::ConsumeOutcome {
+        records: 0,
+        payload_bytes: 0,
+        elapsed,
+    };
+    for outcome in outcomes {
+        let o = outcome?;
+        total.records += o.records;
+        total.payload_bytes += o.payload_bytes;
+    }
+    Ok(total)
 }

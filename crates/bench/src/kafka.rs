@@ -301,17 +301,28 @@ pub struct ConsumeOutcome {
     pub elapsed: Duration,
 }
 
-/// Reads `expect` records from the beginning of partitions 0..n.
-pub fn consume(
+/// Reads `expect` records from the beginning of `partitions`. With a
+/// `start_line`, waits there after connecting so that several consumers
+/// start together.
+pub fn consume_partitions(
     config: &ClientConfig,
     topic: &str,
-    partitions: i32,
+    partitions: &[i32],
     expect: u64,
     timeout: Duration,
+    start_line: Option<&std::sync::Barrier>,
 ) -> Result<ConsumeOutcome> {
     let c = consumer(config)?;
+    if let Some(line) = start_line {
+        line.wait();
+    }
     let start = Instant::now();
-    assign_all(&c, topic, partitions, Offset::Beginning)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions {
+        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+            .with_context(|| format!("assigning {topic}-{p}"))?;
+    }
+    c.assign(&tpl).context("assigning partitions")?;
     let (mut records, mut bytes) = (0u64, 0u64);
     while records < expect {
         if start.elapsed() > timeout {

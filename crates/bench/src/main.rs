@@ -105,6 +105,15 @@ pub struct BrokerArgs {
     /// Runs, each on a fresh topic; all are reported, with the median.
     #[arg(long, default_value_t = 1)]
     runs: u32,
+    /// Producer instances sending at once (each its own librdkafka client and
+    /// thread, records split evenly); the clock covers them all.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    producers: u32,
+    /// Consumers reading at once (each its own librdkafka client and thread,
+    /// partitions split between them, as in a consumer group); the clock
+    /// covers them all.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    consumers: u32,
     #[command(flatten)]
     load: LoadArgs,
 }
