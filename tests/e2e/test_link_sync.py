@@ -143,8 +143,8 @@ def test_consumer_group_migration_procedure(pair, tmp_path):
 
     # The sync tasks report their state and last success under --describe.
     res = h.run_cli("kafka-cluster-links", "--bootstrap-server", east.bootstrap, "--describe",
-                    "--link", "offsets-cluster-link").check()
-    tasks = [line for line in res.stdout.splitlines() if line.startswith("Task: ")]
+                    "--link", "offsets-cluster-link", "--include-tasks").check()
+    tasks = [line.strip() for line in res.stdout.splitlines() if line.strip().startswith("Task: ")]
     offset_task = [t for t in tasks if t.startswith("Task: 'ConsumerOffsetSync'")]
     assert offset_task, res
     assert "state: 'ACTIVE'" in offset_task[0] and "last success time: 'null'" not in \

@@ -1,14 +1,19 @@
 //! The broker's side of the link engine's [`LocalCluster`] trait: mirror
 //! appends into live partition logs, topic creation and reconfiguration for
-//! mirror topics. Holds a weak reference so the engine never keeps a stopped
-//! broker alive. Must never decide anything about mirroring itself.
+//! mirror topics, and the ACLs ACL sync reads and writes (always through the
+//! broker's authorizer, so its cache follows the store). Holds a weak
+//! reference so the engine never keeps a stopped broker alive. Must never
+//! decide anything about mirroring itself.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
-use strait_link::{BoxFuture, LocalCluster};
+use strait_link::{AclBindingFilter, BoxFuture, LocalAclError, LocalCluster};
 use strait_log::LogError;
-use strait_metadata::{MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
+use strait_metadata::{AclBinding, MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
+
+use crate::authz::Authorizer;
+use crate::authz::acl::{AclFilter, PatternFilter};
 
 use crate::state::Broker;
 use crate::topic_config::validate_topic_config;
@@ -25,6 +30,44 @@ fn gone() -> LogError {
 impl LocalBroker {
     fn broker(&self) -> Option<Arc<Broker>> {
         self.broker.upgrade()
+    }
+
+    /// Runs `f` on the broker's authorizer; ACL sync needs one.
+    fn with_authorizer<T>(
+        &self,
+        f: impl FnOnce(&Authorizer) -> Result<T, LocalAclError>,
+    ) -> Result<T, LocalAclError> {
+        let b = self.broker().ok_or(LocalAclError::Stopping)?;
+        let authorizer = b.authorizer.as_ref().ok_or(LocalAclError::NoAuthorizer)?;
+        f(authorizer)
+    }
+}
+
+/// The authorizer's filter for a Kafka binding filter (through the wire
+/// codes, as DescribeAcls does).
+fn authorizer_filter(f: &AclBindingFilter) -> Result<AclFilter, LocalAclError> {
+    AclFilter::from_wire(
+        f.pattern.resource_type.code(),
+        f.pattern.name.as_deref(),
+        f.pattern.pattern_type.code(),
+        f.entry.principal.as_deref(),
+        f.entry.host.as_deref(),
+        f.entry.operation.code(),
+        f.entry.permission_type.code(),
+    )
+    .map_err(LocalAclError::InvalidFilter)
+}
+
+/// The filter that selects exactly one ACL.
+fn exact_filter(acl: &AclBinding) -> AclFilter {
+    AclFilter {
+        resource_type: Some(acl.resource_type),
+        name: Some(acl.resource_name.clone()),
+        pattern: PatternFilter::Exactly(acl.pattern_type),
+        principal: Some(acl.principal.clone()),
+        host: Some(acl.host.clone()),
+        operation: Some(acl.operation),
+        permission: Some(acl.permission),
     }
 }
 
@@ -111,5 +154,104 @@ impl LocalCluster for LocalBroker {
         let b = self.broker().ok_or_else(gone)?;
         let p = b.topics.partition(topic, partition).ok_or_else(gone)?;
         p.log.reset_empty_to(offset)
+    }
+
+    fn acls(&self, filters: &[AclBindingFilter]) -> Result<Vec<AclBinding>, LocalAclError> {
+        let filters: Vec<AclFilter> = filters
+            .iter()
+            .map(authorizer_filter)
+            .collect::<Result<_, _>>()?;
+        self.with_authorizer(|a| {
+            let mut out: Vec<AclBinding> = filters.iter().flat_map(|f| a.acls(f)).collect();
+            out.sort();
+            out.dedup();
+            Ok(out)
+        })
+    }
+
+    fn create_acls(&self, acls: Vec<AclBinding>) -> Result<(), LocalAclError> {
+        self.with_authorizer(|a| {
+            a.create_acls(acls)
+                .map_err(|e| LocalAclError::Storage(e.to_string()))
+        })
+    }
+
+    fn delete_acls(&self, acls: &[AclBinding]) -> Result<usize, LocalAclError> {
+        let filters: Vec<AclFilter> = acls.iter().map(exact_filter).collect();
+        self.with_authorizer(|a| {
+            let removed = a
+                .delete_acls(&filters)
+                .map_err(|e| LocalAclError::Storage(e.to_string()))?;
+            let mut all: Vec<AclBinding> = removed.into_iter().flatten().collect();
+            all.sort();
+            all.dedup();
+            Ok(all.len())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use strait_link::{AccessControlEntryFilter, ResourcePatternFilter};
+    use strait_metadata::{AclOperation, AclPatternType, AclPermission, AclResourceType};
+
+    use super::*;
+
+    fn topic_acl(name: &str, pattern: AclPatternType, principal: &str) -> AclBinding {
+        AclBinding {
+            resource_type: AclResourceType::Topic,
+            resource_name: name.into(),
+            pattern_type: pattern,
+            principal: principal.into(),
+            host: "*".into(),
+            operation: AclOperation::Read,
+            permission: AclPermission::Allow,
+        }
+    }
+
+    #[test]
+    fn exact_filters_delete_only_their_acl() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn MetadataStore> =
+            Arc::new(strait_metadata::EmbeddedStore::open(&dir.path().join("m.redb")).unwrap());
+        let authorizer = Authorizer::new(HashSet::new(), false, store);
+        let literal = topic_acl("t", AclPatternType::Literal, "User:a");
+        let prefixed = topic_acl("t", AclPatternType::Prefixed, "User:a");
+        let star = topic_acl("*", AclPatternType::Literal, "User:a");
+        let other = topic_acl("t", AclPatternType::Literal, "User:b");
+        authorizer
+            .create_acls(vec![
+                literal.clone(),
+                prefixed.clone(),
+                star.clone(),
+                other.clone(),
+            ])
+            .unwrap();
+        let removed = authorizer.delete_acls(&[exact_filter(&literal)]).unwrap();
+        assert_eq!(removed, vec![vec![literal]]);
+        let mut left = authorizer.acls(&AclFilter::any());
+        left.sort();
+        let mut expected = vec![prefixed, star, other];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
+
+    #[test]
+    fn link_filters_reach_the_authorizer_through_wire_codes() {
+        let filter = AclBindingFilter {
+            pattern: ResourcePatternFilter::any(),
+            entry: AccessControlEntryFilter {
+                principal: Some("User:a".into()),
+                ..AccessControlEntryFilter::any()
+            },
+        };
+        let converted = authorizer_filter(&filter).unwrap();
+        assert_eq!(converted.principal.as_deref(), Some("User:a"));
+        assert_eq!(converted.resource_type, None);
+        assert_eq!(converted.pattern, PatternFilter::Any);
+        assert!(converted.matches(&topic_acl("x", AclPatternType::Prefixed, "User:a")));
+        assert!(!converted.matches(&topic_acl("x", AclPatternType::Prefixed, "User:b")));
     }
 }

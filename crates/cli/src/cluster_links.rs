@@ -93,6 +93,10 @@ pub struct ClusterLinksOptions {
     /// With --list: include the mirror topics of each link.
     #[arg(long)]
     pub include_topics: bool,
+    /// With --list or --describe: also print the state of each of the link's
+    /// tasks (topic config sync, consumer offset sync, ACL sync, ...).
+    #[arg(long)]
+    pub include_tasks: bool,
     /// With --delete: delete the link even while mirror topics use it.
     #[arg(long)]
     pub force: bool,
@@ -186,7 +190,7 @@ pub fn check_options(o: &ClusterLinksOptions) -> Result<LinkAction, CliError> {
         LinkAction::Delete => "delete",
     };
     // Options that only make sense with some actions.
-    let present: [(&str, bool, &[LinkAction]); 12] = [
+    let present: [(&str, bool, &[LinkAction]); 13] = [
         ("cluster-id", o.cluster_id.is_some(), &[LinkAction::Create]),
         ("config", o.config.is_some(), &[LinkAction::Create]),
         (
@@ -231,6 +235,11 @@ pub fn check_options(o: &ClusterLinksOptions) -> Result<LinkAction, CliError> {
         ),
         ("force", o.force, &[LinkAction::Delete]),
         ("include-topics", o.include_topics, &[LinkAction::List]),
+        (
+            "include-tasks",
+            o.include_tasks,
+            &[LinkAction::List, LinkAction::Describe],
+        ),
     ];
     for (name, on, allowed) in present {
         if on && !allowed.contains(&action) {
@@ -370,6 +379,28 @@ pub fn list_line(link: &ClusterLinkListing) -> String {
     line
 }
 
+/// One line per task of a link (`--include-tasks`, a Strait addition; the
+/// states are Confluent's task states: ACTIVE, IN_ERROR, LINK_PAUSED).
+pub fn task_lines(link: &ClusterLinkListing) -> Vec<String> {
+    let time = |ms: Option<i64>| {
+        ms.map(crate::mirrors::format_state_time)
+            .unwrap_or_else(|| "null".to_string())
+    };
+    link.tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "  Task: '{}', state: '{}', last success time: '{}', last error time: '{}', last error: '{}'",
+                t.task,
+                t.state,
+                time(t.last_success_ms),
+                time(t.last_error_ms),
+                t.last_error.as_deref().unwrap_or("null")
+            )
+        })
+        .collect()
+}
+
 /// The two `--describe` lines (CP 7.4 layout).
 pub fn describe_lines(
     link: &ClusterLinkListing,
@@ -413,23 +444,6 @@ pub fn describe_lines(
         })
         .collect();
     [first, format!("Configs: {}", set.join(","))]
-}
-
-/// One line per background task of a link (config, offset, ACL sync, ...)
-/// under `--describe`: its state, last success and last error with times.
-pub fn task_line(task: &LinkTaskStatus) -> String {
-    let time = |ms: Option<i64>| {
-        ms.map(crate::mirrors::format_state_time)
-            .unwrap_or_else(|| "null".to_string())
-    };
-    format!(
-        "Task: '{}', state: '{}', last success time: '{}', last error: '{}', last error time: '{}'",
-        task.task,
-        task.state,
-        time(task.last_success_ms),
-        or_null(task.last_error.as_deref()),
-        time(task.last_error_ms)
-    )
 }
 
 /// Entry point used by the `kafka-cluster-links` binary and by tests.
@@ -502,7 +516,7 @@ async fn execute(
             )?;
         }
         LinkAction::List => list(&client, o, console).await?,
-        LinkAction::Describe => describe(&client, &link, console).await?,
+        LinkAction::Describe => describe(&client, &link, o.include_tasks, console).await?,
     }
     Ok(())
 }
@@ -538,6 +552,11 @@ async fn list(
     }
     for link in &links {
         writeln!(console.out, "{}", list_line(link))?;
+        if o.include_tasks {
+            for line in task_lines(link) {
+                writeln!(console.out, "{line}")?;
+            }
+        }
     }
     Ok(())
 }
@@ -545,6 +564,7 @@ async fn list(
 async fn describe(
     client: &KafkaClient,
     link_name: &str,
+    include_tasks: bool,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
     let request = ListClusterLinksRequest {
@@ -567,8 +587,10 @@ async fn describe(
     for line in describe_lines(&link, &configs, coordinator) {
         writeln!(console.out, "{line}")?;
     }
-    for task in &link.tasks {
-        writeln!(console.out, "{}", task_line(task))?;
+    if include_tasks {
+        for line in task_lines(&link) {
+            writeln!(console.out, "{line}")?;
+        }
     }
     Ok(())
 }
@@ -576,6 +598,7 @@ async fn describe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strait_client::admin::links::LinkTaskStatus;
 
     fn options(args: &[&str]) -> ClusterLinksOptions {
         let mut full = vec![OsString::from("kafka-cluster-links")];
@@ -835,30 +858,21 @@ mod tests {
             "Configs: bootstrap.servers=h:1,sasl.jaas.config=null"
         );
         assert_eq!(link_id_text("not-a-uuid"), "not-a-uuid");
-    }
 
-    #[test]
-    fn task_lines_show_state_and_last_error() {
-        let ok = LinkTaskStatus {
-            task: "ConsumerOffsetSync".into(),
-            state: "ACTIVE".into(),
-            last_success_ms: None,
-            last_error: None,
-            last_error_ms: None,
-        };
-        assert_eq!(
-            task_line(&ok),
-            "Task: 'ConsumerOffsetSync', state: 'ACTIVE', last success time: 'null', last error: 'null', last error time: 'null'"
-        );
-        let failed = LinkTaskStatus {
+        link.tasks = vec![LinkTaskStatus {
+            task: "AclSync".into(),
             state: "IN_ERROR".into(),
-            last_error: Some("source unreachable".into()),
+            last_success_ms: None,
+            last_error: Some("denied".into()),
             last_error_ms: Some(0),
-            ..ok
+        }];
+        let [line] = &task_lines(&link)[..] else {
+            panic!("one task line expected");
         };
-        let line = task_line(&failed);
-        assert!(line.contains("state: 'IN_ERROR'"), "{line}");
-        assert!(line.contains("last error: 'source unreachable'"), "{line}");
-        assert!(!line.ends_with("last error time: 'null'"), "{line}");
+        assert!(
+            line.starts_with("  Task: 'AclSync', state: 'IN_ERROR', last success time: 'null', last error time: '")
+                && line.ends_with("', last error: 'denied'"),
+            "{line}"
+        );
     }
 }

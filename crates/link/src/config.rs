@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use crate::filters::{GroupFilters, TopicFilters};
+use crate::filters::{AclFilters, GroupFilters, TopicFilters};
 
 /// A link property the engine understands.
 pub struct LinkPropertyDef {
@@ -175,7 +175,16 @@ pub enum LinkConfigError {
     Missing(&'static str),
     #[error("Cluster link config {0} cannot be altered after the link is created")]
     NotAlterable(String),
+    /// Settings that are valid alone but not together (Kafka's
+    /// `InvalidConfigurationException`).
+    #[error("{0}")]
+    Conflict(String),
 }
+
+/// Confluent's message for `acl.sync.enable=true` without `acl.filters`.
+pub const ACL_SYNC_WITHOUT_FILTERS: &str = "ACL migration is enabled but acl.filters is not set. Please set acl.filters to proceed with ACL migration.";
+/// Strait's message for ACL sync on a prefixed link.
+pub const ACL_SYNC_WITH_PREFIX: &str = "ACL sync (acl.sync.enable=true) cannot be enabled on a cluster link with a prefix (cluster.link.prefix): ACLs would be synced under the source's resource names, not the prefixed mirror names.";
 
 fn invalid(name: &str, value: &str, reason: impl Into<String>) -> LinkConfigError {
     LinkConfigError::Invalid {
@@ -289,6 +298,22 @@ pub fn validate_new(configs: &BTreeMap<String, String>) -> Result<(), LinkConfig
     {
         return Err(LinkConfigError::Missing("bootstrap.servers"));
     }
+    let enabled = |key: &str| configs.get(key).is_some_and(|v| v == "true");
+    if enabled("acl.sync.enable") {
+        let filters = configs
+            .get("acl.filters")
+            .map(|v| AclFilters::parse(v).unwrap_or_default())
+            .unwrap_or_default();
+        if filters.0.is_empty() {
+            return Err(LinkConfigError::Conflict(ACL_SYNC_WITHOUT_FILTERS.into()));
+        }
+        if configs
+            .get("cluster.link.prefix")
+            .is_some_and(|p| !p.is_empty())
+        {
+            return Err(LinkConfigError::Conflict(ACL_SYNC_WITH_PREFIX.into()));
+        }
+    }
     Ok(())
 }
 
@@ -361,6 +386,7 @@ pub struct LinkSettings {
     pub topic_filters: TopicFilters,
     pub acl_sync_enable: bool,
     pub acl_sync: Duration,
+    pub acl_filters: AclFilters,
     pub prefix: Option<String>,
     pub group_prefix_enable: bool,
     pub fetch_max_bytes: i32,
@@ -397,6 +423,7 @@ impl LinkSettings {
                 .unwrap_or_default(),
             acl_sync_enable: get("acl.sync.enable") == "true",
             acl_sync: ms("acl.sync.ms"),
+            acl_filters: AclFilters::parse(&get("acl.filters")).unwrap_or_default(),
             prefix: raw
                 .get("cluster.link.prefix")
                 .filter(|p| !p.is_empty())
@@ -481,6 +508,40 @@ mod tests {
             ]))
             .is_ok()
         );
+    }
+
+    #[test]
+    fn acl_sync_needs_filters_and_no_prefix() {
+        let filters = r#"{"aclFilters":[{"resourceFilter":{"resourceType":"any","patternType":"any"},"accessFilter":{"operation":"any","permissionType":"any"}}]}"#;
+        let on = [("bootstrap.servers", "h:1"), ("acl.sync.enable", "true")];
+        assert_eq!(
+            validate_new(&cfg(&on)),
+            Err(LinkConfigError::Conflict(ACL_SYNC_WITHOUT_FILTERS.into()))
+        );
+        let with_filters = [on[0], on[1], ("acl.filters", filters)];
+        assert!(validate_new(&cfg(&with_filters)).is_ok());
+        let prefixed = [
+            on[0],
+            on[1],
+            ("acl.filters", filters),
+            ("cluster.link.prefix", "w."),
+        ];
+        assert_eq!(
+            validate_new(&cfg(&prefixed)),
+            Err(LinkConfigError::Conflict(ACL_SYNC_WITH_PREFIX.into()))
+        );
+        // Alter sees the link as a whole.
+        let linked = cfg(&[("bootstrap.servers", "h:1"), ("cluster.link.prefix", "w.")]);
+        assert!(
+            alter(
+                &linked,
+                &cfg(&[("acl.sync.enable", "true"), ("acl.filters", filters)]),
+                &[]
+            )
+            .is_err()
+        );
+        // Disabled sync needs neither.
+        assert!(validate_new(&cfg(&[on[0], ("acl.sync.enable", "false")])).is_ok());
     }
 
     #[test]

@@ -129,6 +129,11 @@ impl LinkRuntime {
         *self.client.lock().await = None;
     }
 
+    /// Drops the status of a task that is no longer configured.
+    pub fn forget_task(&self, task: &str) {
+        lock(&self.tasks).remove(task);
+    }
+
     pub fn report_task(&self, task: &str, result: Result<(), String>) {
         let mut tasks = lock(&self.tasks);
         let entry = tasks
@@ -541,7 +546,16 @@ impl LinkEngine {
                     link_state: if settings.paused { "PAUSED" } else { "ACTIVE" }.to_string(),
                     link_error: None,
                     topics,
-                    tasks: lock(&l.tasks).values().cloned().collect(),
+                    tasks: lock(&l.tasks)
+                        .values()
+                        .cloned()
+                        .map(|mut t| {
+                            if settings.paused {
+                                t.state = "LINK_PAUSED".into();
+                            }
+                            t
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -1135,7 +1149,8 @@ impl LinkEngine {
         tokio::spawn(async move {
             let floor = Duration::from_millis(200);
             let start = tokio::time::Instant::now();
-            let (mut metadata_due, mut offsets_due, mut auto_due) = (start, start, start);
+            let (mut metadata_due, mut offsets_due, mut auto_due, mut acl_due) =
+                (start, start, start, start);
             loop {
                 tokio::select! {
                     _ = link.cancel.cancelled() => return,
@@ -1163,6 +1178,15 @@ impl LinkEngine {
                     offsets_due = now + s.offset_sync.max(floor);
                     let outcome = crate::sync::sync_consumer_offsets(&engine, &link, None).await;
                     link.report_task("ConsumerOffsetSync", outcome);
+                }
+                if !s.acl_sync_enable {
+                    link.forget_task(crate::acl_sync::TASK_NAME);
+                    // Enabling it later syncs at once.
+                    acl_due = now;
+                } else if now >= acl_due {
+                    acl_due = now + s.acl_sync.max(floor);
+                    let outcome = crate::acl_sync::sync_acls(&engine, &link).await;
+                    link.report_task(crate::acl_sync::TASK_NAME, outcome);
                 }
             }
         });

@@ -227,8 +227,14 @@ impl AclFilters {
         if value.trim().is_empty() {
             return Ok(AclFilters::default());
         }
+        if value.trim() == "null" {
+            return Err(err("acl.filters cannot be the JSON null"));
+        }
         let raw: RawAclFilters =
             serde_json::from_str(value).map_err(|e| err(e.to_string().replace('`', "'")))?;
+        if raw.acl_filters.is_empty() {
+            return Err(err("aclFilters field cannot be empty"));
+        }
         let mut out = Vec::new();
         for f in raw.acl_filters {
             out.push(AclFilter {
@@ -327,5 +333,10 @@ mod tests {
         .unwrap();
         assert_eq!(f.0[0].resource_type, "TOPIC");
         assert!(AclFilters::parse(r#"{"aclFilters":[{"resourceFilter":{"resourceType":"bogus"},"accessFilter":{"operation":"read","permissionType":"allow"}}]}"#).is_err());
+        assert_eq!(
+            AclFilters::parse(r#"{"aclFilters":[]}"#).unwrap_err().0,
+            "aclFilters field cannot be empty"
+        );
+        assert!(AclFilters::parse("null").is_err());
     }
 }

@@ -5,6 +5,7 @@
 //! through the [`LocalCluster`] trait the broker implements. It must never
 //! speak to clients of this cluster: the broker's admin handlers call it.
 
+mod acl_sync;
 pub mod config;
 mod engine;
 mod fetcher;
@@ -15,4 +16,9 @@ mod sync;
 
 pub use engine::{LinkEngine, now_ms};
 pub use fetcher::whole_batches;
-pub use local::{BoxFuture, LocalCluster};
+pub use local::{BoxFuture, LocalAclError, LocalCluster};
+/// The ACL filter type of [`LocalCluster::acls`], re-exported so the broker
+/// implements the trait without depending on the client.
+pub use strait_client::admin::acls::{
+    AccessControlEntryFilter, AclBindingFilter, ResourcePatternFilter,
+};

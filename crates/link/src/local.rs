@@ -6,8 +6,28 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use strait_client::admin::acls::AclBindingFilter;
 use strait_log::LogError;
-use strait_metadata::{MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
+use strait_metadata::{AclBinding, MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
+
+/// Why this cluster's ACLs could not be read or changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocalAclError {
+    /// The broker runs without `authorizer.class.name` (Kafka answers
+    /// SECURITY_DISABLED).
+    #[error(
+        "No Authorizer is configured on the destination cluster (SECURITY_DISABLED): set authorizer.class.name to sync ACLs"
+    )]
+    NoAuthorizer,
+    /// A filter the authorizer does not accept.
+    #[error("invalid ACL filter: {0}")]
+    InvalidFilter(String),
+    /// The metadata store refused the change.
+    #[error("storing ACLs failed: {0}")]
+    Storage(String),
+    #[error("broker is stopping")]
+    Stopping,
+}
 
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -43,4 +63,12 @@ pub trait LocalCluster: Send + Sync + 'static {
     fn advance_log_start(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;
     /// Moves an empty partition's log start and end to `offset`.
     fn reset_empty_to(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;
+    /// The ACLs of this cluster that at least one of the filters selects,
+    /// read through the broker's authorizer (blocking).
+    fn acls(&self, filters: &[AclBindingFilter]) -> Result<Vec<AclBinding>, LocalAclError>;
+    /// Adds ACLs through the broker's authorizer (blocking: durable write).
+    fn create_acls(&self, acls: Vec<AclBinding>) -> Result<(), LocalAclError>;
+    /// Removes exactly these ACLs through the broker's authorizer (blocking:
+    /// durable write). Returns how many were removed.
+    fn delete_acls(&self, acls: &[AclBinding]) -> Result<usize, LocalAclError>;
 }
