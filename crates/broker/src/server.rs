@@ -41,6 +41,8 @@ pub enum BrokerError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Tls(String),
+    #[error("cluster link secrets: {0}")]
+    LinkSecret(#[from] strait_link::secrets::SecretError),
 }
 
 /// Per-connection facts handlers may need.
@@ -120,6 +122,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     let store_path = first_dir.join("strait-metadata.redb");
     let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&store_path)?);
     write_meta_properties(&config, &store.cluster_id())?;
+    let link_secret_key = Arc::new(link_secret_key(&config, &first_dir)?);
 
     let mut runtimes = Vec::new();
     for l in &config.listeners {
@@ -212,10 +215,13 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         .await
         .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
     }
-    let engine = strait_link::LinkEngine::start(Arc::new(crate::local_cluster::LocalBroker {
-        broker: Arc::downgrade(&broker),
-        store: broker.store.clone(),
-    }));
+    let engine = strait_link::LinkEngine::start(
+        Arc::new(crate::local_cluster::LocalBroker {
+            broker: Arc::downgrade(&broker),
+            store: broker.store.clone(),
+        }),
+        link_secret_key,
+    );
     let _ = broker.links.set(engine);
     tokio::spawn(crate::upkeep::run(broker.clone()));
     // Transactions left open by the previous run end before clients connect.
@@ -246,6 +252,27 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         broker.cluster_id()
     );
     Ok(broker)
+}
+
+/// The file in the first log dir that keeps the link secret key when
+/// `password.encoder.secret` is not set.
+pub const LINK_SECRET_KEY_FILE: &str = "link-secret.key";
+
+/// The key that seals sensitive cluster-link configs at rest: derived from
+/// Kafka's `password.encoder.secret` when it is set, otherwise a random key
+/// generated once and kept (mode 0600) in `<first log dir>/link-secret.key`.
+fn link_secret_key(
+    config: &BrokerConfig,
+    first_dir: &std::path::Path,
+) -> Result<strait_link::LinkSecretKey, strait_link::secrets::SecretError> {
+    match config
+        .properties
+        .get("password.encoder.secret")
+        .filter(|s| !s.is_empty())
+    {
+        Some(secret) => strait_link::LinkSecretKey::from_passphrase(secret),
+        None => strait_link::LinkSecretKey::load_or_create(&first_dir.join(LINK_SECRET_KEY_FILE)),
+    }
 }
 
 /// Kafka's meta.properties, so operators find the cluster and node ids where

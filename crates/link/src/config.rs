@@ -144,12 +144,15 @@ const CLIENT_KEYS: &[&str] = &[
 ];
 const CLIENT_PREFIXES: &[&str] = &["ssl.", "sasl."];
 
-/// Values never printed or logged.
+/// Values never printed or logged, and sealed at rest (the PASSWORD-typed
+/// client configs and PEM key material, with their `local.` twins).
 pub fn is_sensitive(key: &str) -> bool {
+    let key = key.strip_prefix("local.").unwrap_or(key);
     key == "sasl.jaas.config"
         || key.ends_with(".password")
         || key == "ssl.keystore.key"
         || key == "ssl.keystore.certificate.chain"
+        || key == "ssl.truststore.certificates"
         || key.contains("secret")
 }
 
@@ -370,8 +373,9 @@ impl StartOffsetSpec {
     }
 }
 
-/// The typed view of a link's configs that the engine runs with.
-#[derive(Debug, Clone)]
+/// The typed view of a link's configs that the engine runs with. Its
+/// `Debug` withholds sensitive values.
+#[derive(Clone)]
 pub struct LinkSettings {
     pub raw: BTreeMap<String, String>,
     pub paused: bool,
@@ -437,13 +441,31 @@ impl LinkSettings {
         }
     }
 
-    /// The client settings for the source cluster.
+    /// The client settings for the source cluster, as stored (sensitive
+    /// values sealed; see [`crate::secrets`]).
     pub fn client_properties(&self) -> HashMap<String, String> {
         self.raw
             .iter()
             .filter(|(k, _)| is_client_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+}
+
+impl std::fmt::Debug for LinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let raw: BTreeMap<&str, &str> = self
+            .raw
+            .iter()
+            .map(|(k, v)| {
+                let shown = if is_sensitive(k) { "[hidden]" } else { v };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("LinkSettings")
+            .field("raw", &raw)
+            .field("paused", &self.paused)
+            .finish_non_exhaustive()
     }
 }
 

@@ -26,6 +26,7 @@ use crate::config::{self, LinkSettings, StartOffsetSpec};
 use crate::fetcher::MirrorFetcher;
 use crate::local::LocalCluster;
 use crate::mirror::MirrorRuntime;
+use crate::secrets::{LinkSecretKey, SecretError};
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -71,13 +72,19 @@ pub struct LinkRuntime {
     client: tokio::sync::Mutex<Option<Arc<KafkaClient>>>,
     available: AtomicBool,
     store: Arc<dyn MetadataStore>,
+    /// Opens the sealed sensitive configs when the source client is built.
+    secret_key: Arc<LinkSecretKey>,
     /// Cancels the control loop when the link is deleted.
     cancel: CancellationToken,
     tasks: Mutex<BTreeMap<String, LinkTaskStatus>>,
 }
 
 impl LinkRuntime {
-    fn new(record: LinkRecord, store: Arc<dyn MetadataStore>) -> Self {
+    fn new(
+        record: LinkRecord,
+        store: Arc<dyn MetadataStore>,
+        secret_key: Arc<LinkSecretKey>,
+    ) -> Self {
         let settings = LinkSettings::from_configs(&record.configs);
         LinkRuntime {
             record: Mutex::new(record),
@@ -85,6 +92,7 @@ impl LinkRuntime {
             client: tokio::sync::Mutex::new(None),
             available: AtomicBool::new(false),
             store,
+            secret_key,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(BTreeMap::new()),
         }
@@ -119,7 +127,8 @@ impl LinkRuntime {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let client = Arc::new(connect_source(&self.settings(), TASK_RETRY_CAP).await?);
+        let client =
+            Arc::new(connect_source(&self.settings(), &self.secret_key, TASK_RETRY_CAP).await?);
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -178,14 +187,25 @@ impl LinkRuntime {
     }
 }
 
-/// Builds a client for a link's source from its settings.
-/// Builds a client for a link's source from its settings. Calls retry for at
+/// Builds a client for a link's source from its settings, opening the sealed
+/// sensitive values (the only place they are decrypted). Calls retry for at
 /// most `cap` (and never longer than `cluster.link.retry.timeout.ms`).
 async fn connect_source(
     settings: &LinkSettings,
+    secret_key: &LinkSecretKey,
     cap: Duration,
 ) -> Result<KafkaClient, ClientError> {
-    let mut config = ClientConfig::from_properties(&settings.client_properties())?;
+    let mut properties = settings.client_properties();
+    for (name, value) in properties.iter_mut() {
+        *value = secret_key
+            .open(name, value)
+            .map_err(|e| ClientError::InvalidConfig {
+                property: name.clone(),
+                value: "[hidden]".to_string(),
+                reason: e.to_string(),
+            })?;
+    }
+    let mut config = ClientConfig::from_properties(&properties)?;
     let retry = settings.retry_timeout.max(Duration::from_secs(1));
     config = config.with_default_api_timeout(retry.min(cap));
     KafkaClient::connect(config).await
@@ -241,22 +261,46 @@ pub async fn list_offset(
 pub struct LinkEngine {
     local: Arc<dyn LocalCluster>,
     store: Arc<dyn MetadataStore>,
+    /// Seals sensitive link configs before they are stored.
+    secret_key: Arc<LinkSecretKey>,
     links: Mutex<BTreeMap<String, Arc<LinkRuntime>>>,
     mirrors: Mutex<BTreeMap<String, Arc<MirrorRuntime>>>,
 }
 
 impl LinkEngine {
-    /// Loads links and mirrors from metadata and starts them.
-    pub fn start(local: Arc<dyn LocalCluster>) -> Arc<LinkEngine> {
+    /// Loads links and mirrors from metadata and starts them. Sensitive
+    /// configs of links stored before sealing existed are sealed now.
+    pub fn start(local: Arc<dyn LocalCluster>, secret_key: Arc<LinkSecretKey>) -> Arc<LinkEngine> {
         let store = local.store();
         let engine = Arc::new(LinkEngine {
             local,
             store: store.clone(),
+            secret_key: secret_key.clone(),
             links: Mutex::new(BTreeMap::new()),
             mirrors: Mutex::new(BTreeMap::new()),
         });
-        for link in store.links() {
-            let runtime = Arc::new(LinkRuntime::new(link.clone(), store.clone()));
+        for mut link in store.links() {
+            if crate::secrets::has_plaintext_secrets(&link.configs) {
+                match engine.seal_and_store(&link) {
+                    Ok(sealed) => {
+                        tracing::info!(
+                            "cluster link {}: sensitive configs stored in clear were encrypted",
+                            link.name
+                        );
+                        link = sealed;
+                    }
+                    Err(e) => tracing::error!(
+                        "cluster link {}: encrypting its sensitive configs failed: {}",
+                        link.name,
+                        e.error_message.unwrap_or_default()
+                    ),
+                }
+            }
+            let runtime = Arc::new(LinkRuntime::new(
+                link.clone(),
+                store.clone(),
+                secret_key.clone(),
+            ));
             lock(&engine.links).insert(link.name.clone(), runtime.clone());
             engine.spawn_control_loop(runtime);
         }
@@ -275,6 +319,24 @@ impl LinkEngine {
             }
         }
         engine
+    }
+
+    /// `configs` with every sensitive value sealed, for storing.
+    fn sealed(
+        &self,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, AdminError> {
+        self.secret_key
+            .seal_sensitive(configs)
+            .map_err(|e: SecretError| admin_err(ResponseError::KafkaStorageError, e.to_string()))
+    }
+
+    /// Rewrites a stored link record with its sensitive values sealed.
+    fn seal_and_store(&self, link: &LinkRecord) -> Result<LinkRecord, AdminError> {
+        let mut record = link.clone();
+        record.configs = self.sealed(&link.configs)?;
+        self.store.update_link(record.clone()).map_err(storage)?;
+        Ok(record)
     }
 
     pub(crate) fn local(&self) -> &Arc<dyn LocalCluster> {
@@ -444,7 +506,7 @@ impl LinkEngine {
         let mut source_cluster_id = req.cluster_id.clone().filter(|c| !c.is_empty());
         let mut validated = None;
         if req.validate_link {
-            let client = match connect_source(&settings, VALIDATION_CAP).await {
+            let client = match connect_source(&settings, &self.secret_key, VALIDATION_CAP).await {
                 Ok(c) => c,
                 Err(e) => {
                     return admin_err(
@@ -482,11 +544,15 @@ impl LinkEngine {
         if req.validate_only {
             return AdminError::none();
         }
+        let configs = match self.sealed(&req.configs) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
         let record = LinkRecord {
             name: name.clone(),
             id: uuid::Uuid::new_v4(),
             source_cluster_id,
-            configs: req.configs,
+            configs,
             created_ms: now_ms(),
         };
         if let Err(e) = self.store.create_link(record.clone()) {
@@ -495,7 +561,11 @@ impl LinkEngine {
                 other => storage(other),
             };
         }
-        let runtime = Arc::new(LinkRuntime::new(record, self.store.clone()));
+        let runtime = Arc::new(LinkRuntime::new(
+            record,
+            self.store.clone(),
+            self.secret_key.clone(),
+        ));
         if let Some(client) = validated {
             // The source just answered: the link starts out available, with
             // the validated connection as its client.
@@ -650,7 +720,10 @@ impl LinkEngine {
             return AdminError::none();
         }
         let before = link.settings();
-        record.configs = next;
+        record.configs = match self.sealed(&next) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
         if let Err(e) = self.store.update_link(record.clone()) {
             return storage(e);
         }
@@ -1276,3 +1349,6 @@ impl LinkEngine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod secrets_at_rest_tests;

@@ -12,11 +12,13 @@ mod fetcher;
 pub mod filters;
 mod local;
 mod mirror;
+pub mod secrets;
 mod sync;
 
 pub use engine::{LinkEngine, now_ms};
 pub use fetcher::whole_batches;
 pub use local::{BoxFuture, LocalAclError, LocalCluster};
+pub use secrets::LinkSecretKey;
 /// The ACL filter type of [`LocalCluster::acls`], re-exported so the broker
 /// implements the trait without depending on the client.
 pub use strait_client::admin::acls::{

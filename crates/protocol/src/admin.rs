@@ -80,7 +80,8 @@ impl AdminError {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows config names only: values may be passwords.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateClusterLinkRequest {
     pub link_name: String,
     #[serde(default)]
@@ -96,6 +97,29 @@ pub struct CreateClusterLinkRequest {
 
 fn yes() -> bool {
     true
+}
+
+impl std::fmt::Debug for CreateClusterLinkRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateClusterLinkRequest")
+            .field("link_name", &self.link_name)
+            .field("cluster_id", &self.cluster_id)
+            .field("config_names", &self.configs.keys().collect::<Vec<_>>())
+            .field("validate_only", &self.validate_only)
+            .field("validate_link", &self.validate_link)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AlterClusterLinkConfigsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlterClusterLinkConfigsRequest")
+            .field("link_name", &self.link_name)
+            .field("set_names", &self.set.keys().collect::<Vec<_>>())
+            .field("delete", &self.delete)
+            .field("validate_only", &self.validate_only)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +201,8 @@ pub struct DescribeClusterLinkConfigsResponse {
     pub configs: Vec<LinkConfigEntry>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows config names only: values may be passwords.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlterClusterLinkConfigsRequest {
     pub link_name: String,
     #[serde(default)]

@@ -214,6 +214,7 @@ const SENSITIVE: &[&str] = &[
     "ssl.keystore.key",
     "ssl.keystore.certificate.chain",
     "ssl.truststore.certificates",
+    "password.encoder.secret",
 ];
 
 /// Whether a configuration key holds a secret (Kafka's PASSWORD type).
@@ -241,6 +242,7 @@ pub fn is_security_key(key: &str) -> bool {
                 | "principal.builder.class"
                 | "security.inter.broker.protocol"
                 | "connection.failed.authentication.delay.ms"
+                | "password.encoder.secret"
         )
 }
 
