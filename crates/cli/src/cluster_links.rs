@@ -16,7 +16,7 @@ use clap::{CommandFactory, Parser};
 use strait_client::KafkaClient;
 use strait_client::admin::links::{
     ClusterLinkListing, CreateClusterLinkRequest, DeleteClusterLinkRequest, LinkConfigEntry,
-    LinkTaskStatus, ListClusterLinksRequest,
+    ListClusterLinksRequest,
 };
 
 use crate::invocation::{CliError, Console, block_on, client, client_config, parse_args};
