@@ -335,120 +335,123 @@ fn config_access(
     if allowed { Ok(()) } else { Err(error) }
 }
 
+/// Keeps in `resources` the config resources the session may `op`; the
+/// others become refusals through `refuse`. Also returns the request's
+/// resource order, which the response must keep.
+fn split_config_resources<R, O>(
+    check: &Check<'_>,
+    op: AclOperation,
+    resources: &mut Vec<R>,
+    key: impl Fn(&R) -> (i8, StrBytes),
+    refuse: impl Fn(R, ResponseError) -> O,
+) -> (Vec<(i8, StrBytes)>, Vec<O>) {
+    let order: Vec<(i8, StrBytes)> = resources.iter().map(&key).collect();
+    let mut refused = Vec::new();
+    for r in std::mem::take(resources) {
+        let (resource_type, name) = key(&r);
+        match config_access(check, op, resource_type, name.as_str()) {
+            Ok(()) => resources.push(r),
+            Err(error) => refused.push(refuse(r, error)),
+        }
+    }
+    (order, refused)
+}
+
+/// Passes a config request on; the refusals join the handler's results,
+/// which then take the request's resource order again.
+fn pass_config_request<Q, S: 'static, O: Send + 'static>(
+    req: Q,
+    order: Vec<(i8, StrBytes)>,
+    refused: Vec<O>,
+    results: fn(&mut S) -> &mut Vec<O>,
+    key: fn(&O) -> (i8, StrBytes),
+) -> Outcome<Q, S> {
+    if refused.is_empty() {
+        return pass(req);
+    }
+    pass_then(req, move |resp: &mut S, _| {
+        let results = results(resp);
+        results.extend(refused);
+        restore_order(results, &order, key);
+    })
+}
+
 pub(super) fn describe_configs(
     check: &Check<'_>,
     mut req: DescribeConfigsRequest,
 ) -> Outcome<DescribeConfigsRequest, DescribeConfigsResponse> {
-    let order: Vec<(i8, StrBytes)> = req
-        .resources
-        .iter()
-        .map(|r| (r.resource_type, r.resource_name.clone()))
-        .collect();
-    let mut refused = Vec::new();
-    for r in std::mem::take(&mut req.resources) {
-        match config_access(
-            check,
-            AclOperation::DescribeConfigs,
-            r.resource_type,
-            r.resource_name.as_str(),
-        ) {
-            Ok(()) => req.resources.push(r),
-            Err(error) => {
-                let mut out = DescribeConfigsResult::default();
-                (out.error_code, out.error_message) = failure(error);
-                out.resource_type = r.resource_type;
-                out.resource_name = r.resource_name;
-                refused.push(out);
-            }
-        }
-    }
-    if refused.is_empty() {
-        return pass(req);
-    }
-    pass_then(req, move |resp: &mut DescribeConfigsResponse, _| {
-        resp.results.extend(refused);
-        restore_order(&mut resp.results, &order, |r| {
-            (r.resource_type, r.resource_name.clone())
-        });
-    })
+    let (order, refused) = split_config_resources(
+        check,
+        AclOperation::DescribeConfigs,
+        &mut req.resources,
+        |r| (r.resource_type, r.resource_name.clone()),
+        |r, error| {
+            let mut out = DescribeConfigsResult::default();
+            (out.error_code, out.error_message) = failure(error);
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name;
+            out
+        },
+    );
+    pass_config_request(
+        req,
+        order,
+        refused,
+        |resp: &mut DescribeConfigsResponse| &mut resp.results,
+        |r| (r.resource_type, r.resource_name.clone()),
+    )
 }
 
 pub(super) fn alter_configs(
     check: &Check<'_>,
     mut req: AlterConfigsRequest,
 ) -> Outcome<AlterConfigsRequest, AlterConfigsResponse> {
-    let order: Vec<(i8, StrBytes)> = req
-        .resources
-        .iter()
-        .map(|r| (r.resource_type, r.resource_name.clone()))
-        .collect();
-    let mut refused = Vec::new();
-    for r in std::mem::take(&mut req.resources) {
-        match config_access(
-            check,
-            AclOperation::AlterConfigs,
-            r.resource_type,
-            r.resource_name.as_str(),
-        ) {
-            Ok(()) => req.resources.push(r),
-            Err(error) => {
-                let mut out = AlterConfigsResourceResponse::default();
-                out.error_code = error.code();
-                out.error_message = None;
-                out.resource_type = r.resource_type;
-                out.resource_name = r.resource_name;
-                refused.push(out);
-            }
-        }
-    }
-    if refused.is_empty() {
-        return pass(req);
-    }
-    pass_then(req, move |resp: &mut AlterConfigsResponse, _| {
-        resp.responses.extend(refused);
-        restore_order(&mut resp.responses, &order, |r| {
-            (r.resource_type, r.resource_name.clone())
-        });
-    })
+    let (order, refused) = split_config_resources(
+        check,
+        AclOperation::AlterConfigs,
+        &mut req.resources,
+        |r| (r.resource_type, r.resource_name.clone()),
+        |r, error| {
+            let mut out = AlterConfigsResourceResponse::default();
+            out.error_code = error.code();
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name;
+            out
+        },
+    );
+    pass_config_request(
+        req,
+        order,
+        refused,
+        |resp: &mut AlterConfigsResponse| &mut resp.responses,
+        |r| (r.resource_type, r.resource_name.clone()),
+    )
 }
 
 pub(super) fn incremental_alter_configs(
     check: &Check<'_>,
     mut req: IncrementalAlterConfigsRequest,
 ) -> Outcome<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> {
-    let order: Vec<(i8, StrBytes)> = req
-        .resources
-        .iter()
-        .map(|r| (r.resource_type, r.resource_name.clone()))
-        .collect();
-    let mut refused = Vec::new();
-    for r in std::mem::take(&mut req.resources) {
-        match config_access(
-            check,
-            AclOperation::AlterConfigs,
-            r.resource_type,
-            r.resource_name.as_str(),
-        ) {
-            Ok(()) => req.resources.push(r),
-            Err(error) => {
-                let mut out = IncrementalResult::default();
-                out.error_code = error.code();
-                out.error_message = None;
-                out.resource_type = r.resource_type;
-                out.resource_name = r.resource_name;
-                refused.push(out);
-            }
-        }
-    }
-    if refused.is_empty() {
-        return pass(req);
-    }
-    pass_then(req, move |resp: &mut IncrementalAlterConfigsResponse, _| {
-        resp.responses.extend(refused);
-        restore_order(&mut resp.responses, &order, |r| {
-            (r.resource_type, r.resource_name.clone())
-        });
-    })
+    let (order, refused) = split_config_resources(
+        check,
+        AclOperation::AlterConfigs,
+        &mut req.resources,
+        |r| (r.resource_type, r.resource_name.clone()),
+        |r, error| {
+            let mut out = IncrementalResult::default();
+            out.error_code = error.code();
+            out.resource_type = r.resource_type;
+            out.resource_name = r.resource_name;
+            out
+        },
+    );
+    pass_config_request(
+        req,
+        order,
+        refused,
+        |resp: &mut IncrementalAlterConfigsResponse| &mut resp.responses,
+        |r| (r.resource_type, r.resource_name.clone()),
+    )
 }
 
 // ----- cluster -------------------------------------------------------------------
