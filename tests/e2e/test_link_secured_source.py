@@ -47,6 +47,18 @@ def write_config(path: Path, lines: list[str]) -> str:
     return str(path)
 
 
+def scram_link_lines(src, pki: Pki) -> list[str]:
+    """A link's client settings for the source's SASL_SSL listener as LINK_USER."""
+    return [
+        f"bootstrap.servers={src.addr('SASL_SSL')}",
+        "security.protocol=SASL_SSL",
+        "sasl.mechanism=SCRAM-SHA-256",
+        f"sasl.jaas.config={scram_jaas(LINK_USER, LINK_PASSWORD)}",
+        "ssl.truststore.type=PEM",
+        f"ssl.truststore.location={pki.path('ca.pem')}",
+    ]
+
+
 def links(dst, *args):
     return h.run_cli("kafka-cluster-links", "--bootstrap-server", dst.bootstrap, *args)
 
@@ -69,13 +81,7 @@ def test_links_over_sasl_ssl_with_scram_and_plain(strait_factory, link_pki, tmp_
     kh.produce_all(src.addr("PLAINTEXT"), topic, values, partition=0)
 
     # SCRAM-SHA-256 over TLS, the CA from a PEM file, host name checked.
-    scram = write_config(tmp_path / "scram-link.config", [
-        f"bootstrap.servers={src.addr('SASL_SSL')}",
-        "security.protocol=SASL_SSL",
-        "sasl.mechanism=SCRAM-SHA-256",
-        f"sasl.jaas.config={scram_jaas(LINK_USER, LINK_PASSWORD)}",
-        "ssl.truststore.type=PEM",
-        f"ssl.truststore.location={link_pki.path('ca.pem')}",
+    scram = write_config(tmp_path / "scram-link.config", scram_link_lines(src, link_pki) + [
         "ssl.endpoint.identification.algorithm=https",
         "metadata.max.age.ms=500",
     ])
@@ -149,3 +155,38 @@ def test_links_over_sasl_ssl_with_scram_and_plain(strait_factory, link_pki, tmp_
     res = h.run_cli("kafka-topics", "--bootstrap-server", src.addr("SASL_SSL"),
                     "--command-config", cmd, "--list").check()
     assert topic in res.stdout.split()
+
+
+def test_password_encoder_secret_rotation_keeps_links_working(strait_factory, link_pki,
+                                                              tmp_path):
+    src = start_secure_broker(strait_factory, link_pki)
+    add_scram_user(src, LINK_USER, LINK_PASSWORD)
+    dst = strait_factory({"password.encoder.secret": "first-encoder-secret"})
+    topic = "rotated"
+    kh.create_topic(src.addr("PLAINTEXT"), topic, 1)
+    values = [f"r{i}".encode() for i in range(30)]
+    kh.produce_all(src.addr("PLAINTEXT"), topic, values[:10], partition=0)
+    config = write_config(tmp_path / "link.config",
+                          scram_link_lines(src, link_pki) + ["metadata.max.age.ms=500"])
+    links(dst, "--create", "--link", "l", "--config-file", config).check()
+    h.run_cli("kafka-mirrors", "--create", "--mirror-topic", topic, "--link", "l",
+              "--bootstrap-server", dst.bootstrap).check()
+    wait_mirrored(dst, topic, values[:10])
+
+    # Rotate: the new secret, with the old one to open what it sealed.
+    dst.stop()
+    dst.overrides.update({"password.encoder.secret": "second-encoder-secret",
+                          "password.encoder.old.secret": "first-encoder-secret"})
+    dst.start()
+    kh.produce_all(src.addr("PLAINTEXT"), topic, values[10:20], partition=0)
+    wait_mirrored(dst, topic, values[:20])
+
+    # The old secret is no longer needed: the values were sealed again.
+    dst.stop()
+    del dst.overrides["password.encoder.old.secret"]
+    dst.start()
+    kh.produce_all(src.addr("PLAINTEXT"), topic, values[20:], partition=0)
+    wait_mirrored(dst, topic, values)
+    log = Path(dst.log_path).read_text(errors="replace")
+    for secret in (LINK_PASSWORD, "first-encoder-secret", "second-encoder-secret"):
+        assert secret not in log

@@ -261,18 +261,28 @@ pub const LINK_SECRET_KEY_FILE: &str = "link-secret.key";
 /// The key that seals sensitive cluster-link configs at rest: derived from
 /// Kafka's `password.encoder.secret` when it is set, otherwise a random key
 /// generated once and kept (mode 0600) in `<first log dir>/link-secret.key`.
+///
+/// Rotation works as Kafka's: with `password.encoder.old.secret` also set,
+/// values sealed under the old secret still open and are sealed again with
+/// the new one at start. Setting `password.encoder.secret` on a broker that
+/// used the key file rotates away from the file's key the same way.
 fn link_secret_key(
     config: &BrokerConfig,
     first_dir: &std::path::Path,
 ) -> Result<strait_link::LinkSecretKey, strait_link::secrets::SecretError> {
-    match config
-        .properties
-        .get("password.encoder.secret")
-        .filter(|s| !s.is_empty())
-    {
-        Some(secret) => strait_link::LinkSecretKey::from_passphrase(secret),
-        None => strait_link::LinkSecretKey::load_or_create(&first_dir.join(LINK_SECRET_KEY_FILE)),
+    let key_file = first_dir.join(LINK_SECRET_KEY_FILE);
+    let configured = |name: &str| config.properties.get(name).filter(|s| !s.is_empty());
+    let Some(secret) = configured("password.encoder.secret") else {
+        return strait_link::LinkSecretKey::load_or_create(&key_file);
+    };
+    let key = strait_link::LinkSecretKey::from_passphrase(secret)?;
+    if let Some(old) = configured("password.encoder.old.secret") {
+        return Ok(key.with_previous(strait_link::LinkSecretKey::from_passphrase(old)?));
     }
+    if key_file.exists() {
+        return Ok(key.with_previous(strait_link::LinkSecretKey::load_or_create(&key_file)?));
+    }
+    Ok(key)
 }
 
 /// Kafka's meta.properties, so operators find the cluster and node ids where

@@ -280,11 +280,11 @@ impl LinkEngine {
             mirrors: Mutex::new(BTreeMap::new()),
         });
         for mut link in store.links() {
-            if crate::secrets::has_plaintext_secrets(&link.configs) {
+            if secret_key.needs_sealing(&link.configs) {
                 match engine.seal_and_store(&link) {
                     Ok(sealed) => {
                         tracing::info!(
-                            "cluster link {}: sensitive configs stored in clear were encrypted",
+                            "cluster link {}: sensitive configs stored in clear or with the old password.encoder secret were encrypted with the current key",
                             link.name
                         );
                         link = sealed;

@@ -62,6 +62,9 @@ pub enum SecretError {
 pub struct LinkSecretKey {
     key: LessSafeKey,
     rng: SystemRandom,
+    /// The key of Kafka's `password.encoder.old.secret`: values it sealed
+    /// still open, and are sealed again with this key at start.
+    previous: Option<Box<LinkSecretKey>>,
 }
 
 impl std::fmt::Debug for LinkSecretKey {
@@ -77,7 +80,15 @@ impl LinkSecretKey {
         Ok(LinkSecretKey {
             key: LessSafeKey::new(unbound),
             rng: SystemRandom::new(),
+            previous: None,
         })
+    }
+
+    /// This key, still able to open what `previous` sealed (key rotation
+    /// with `password.encoder.old.secret`).
+    pub fn with_previous(mut self, previous: LinkSecretKey) -> Self {
+        self.previous = Some(Box::new(previous));
+        self
     }
 
     /// The key derived from Kafka's broker property `password.encoder.secret`.
@@ -162,8 +173,17 @@ impl LinkSecretKey {
     }
 
     /// The plaintext of a stored value of config `name`: a sealed value is
-    /// opened, any other value is returned as it is (stored before sealing).
+    /// opened (with the previous key if this one cannot), any other value is
+    /// returned as it is (stored before sealing).
     pub fn open(&self, name: &str, stored: &str) -> Result<String, SecretError> {
+        match (self.open_own(name, stored), &self.previous) {
+            (Err(_), Some(previous)) => previous.open(name, stored),
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// Opens a value with this key only.
+    fn open_own(&self, name: &str, stored: &str) -> Result<String, SecretError> {
         let Some(encoded) = stored.strip_prefix(SEALED_PREFIX) else {
             return Ok(stored.to_string());
         };
@@ -186,8 +206,17 @@ impl LinkSecretKey {
         String::from_utf8(plain.to_vec()).map_err(|_| fail())
     }
 
-    /// `configs` with every sensitive value sealed (values already sealed
-    /// are kept as they are).
+    /// Whether some sensitive value of `configs` is in clear or sealed with
+    /// the previous key: storing `seal_sensitive(configs)` would change it.
+    pub fn needs_sealing(&self, configs: &BTreeMap<String, String>) -> bool {
+        configs
+            .iter()
+            .any(|(k, v)| is_sensitive(k) && (!is_sealed(v) || self.open_own(k, v).is_err()))
+    }
+
+    /// `configs` with every sensitive value sealed with this key (values it
+    /// already sealed are kept; values the previous key sealed are sealed
+    /// again).
     pub fn seal_sensitive(
         &self,
         configs: &BTreeMap<String, String>,
@@ -195,10 +224,14 @@ impl LinkSecretKey {
         configs
             .iter()
             .map(|(k, v)| {
-                let value = if is_sensitive(k) && !is_sealed(v) {
-                    self.seal(k, v)?
-                } else {
+                let value = if !is_sensitive(k) {
                     v.clone()
+                } else if !is_sealed(v) {
+                    self.seal(k, v)?
+                } else if self.open_own(k, v).is_ok() {
+                    v.clone()
+                } else {
+                    self.seal(k, &self.open(k, v)?)?
                 };
                 Ok((k.clone(), value))
             })
@@ -323,5 +356,39 @@ mod tests {
             LinkSecretKey::load_or_create(&path),
             Err(SecretError::MalformedKeyFile { .. })
         ));
+    }
+
+    #[test]
+    fn rotation_opens_old_values_and_seals_them_with_the_new_key() {
+        let old = LinkSecretKey::from_passphrase("old-secret").unwrap();
+        let stored = BTreeMap::from([
+            (
+                "sasl.jaas.config".to_string(),
+                old.seal("sasl.jaas.config", "password=\"hunter2\";")
+                    .unwrap(),
+            ),
+            ("bootstrap.servers".to_string(), "h:9092".to_string()),
+        ]);
+        let new = LinkSecretKey::from_passphrase("new-secret").unwrap();
+        assert!(
+            new.open_all(&stored).is_err(),
+            "the new key alone cannot open"
+        );
+        let rotating = LinkSecretKey::from_passphrase("new-secret")
+            .unwrap()
+            .with_previous(LinkSecretKey::from_passphrase("old-secret").unwrap());
+        assert!(rotating.needs_sealing(&stored));
+        let resealed = rotating.seal_sensitive(&stored).unwrap();
+        assert!(!rotating.needs_sealing(&resealed));
+        assert_eq!(resealed["bootstrap.servers"], "h:9092");
+        // Now the new key opens it without the old one.
+        assert_eq!(
+            new.open("sasl.jaas.config", &resealed["sasl.jaas.config"])
+                .unwrap(),
+            "password=\"hunter2\";"
+        );
+        assert!(old.open_all(&resealed).is_err());
+        // Values the current key sealed are kept as they are.
+        assert_eq!(rotating.seal_sensitive(&resealed).unwrap(), resealed);
     }
 }

@@ -215,6 +215,7 @@ const SENSITIVE: &[&str] = &[
     "ssl.keystore.certificate.chain",
     "ssl.truststore.certificates",
     "password.encoder.secret",
+    "password.encoder.old.secret",
 ];
 
 /// Whether a configuration key holds a secret (Kafka's PASSWORD type).
@@ -243,6 +244,7 @@ pub fn is_security_key(key: &str) -> bool {
                 | "security.inter.broker.protocol"
                 | "connection.failed.authentication.delay.ms"
                 | "password.encoder.secret"
+                | "password.encoder.old.secret"
         )
 }
 
