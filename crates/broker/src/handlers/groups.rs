@@ -88,6 +88,39 @@ fn partition_exists(broker: &Broker, topic: &str, partition: i32) -> bool {
         .is_some_and(|t| usize::try_from(partition).is_ok_and(|i| i < t.partitions.len()))
 }
 
+/// One offset a client asks to commit (OffsetCommit or TxnOffsetCommit).
+pub(super) struct CommittedOffset<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    /// `None` for request versions without a leader epoch.
+    pub leader_epoch: Option<i32>,
+    pub metadata: Option<&'a str>,
+}
+
+impl CommittedOffset<'_> {
+    /// The record to store, or OFFSET_METADATA_TOO_LARGE when the metadata is
+    /// longer than `offset.metadata.max.bytes`.
+    pub fn into_record(
+        self,
+        max_metadata: usize,
+        now_ms: i64,
+    ) -> Result<(PartitionKey, OffsetRecord), ResponseError> {
+        if self.metadata.is_some_and(|m| m.len() > max_metadata) {
+            return Err(ResponseError::OffsetMetadataTooLarge);
+        }
+        Ok((
+            PartitionKey::new(self.topic.to_string(), self.partition),
+            OffsetRecord {
+                offset: self.offset,
+                leader_epoch: self.leader_epoch.unwrap_or(-1),
+                metadata: self.metadata.map(str::to_string),
+                commit_ms: now_ms,
+            },
+        ))
+    }
+}
+
 // ----- FindCoordinator ------------------------------------------------------
 
 pub fn find_coordinator(
@@ -304,27 +337,18 @@ pub async fn offset_commit(
         for p in &topic.partitions {
             let error = if !partition_exists(broker, &name, p.partition_index) {
                 Some(ResponseError::UnknownTopicOrPartition)
-            } else if p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > max_metadata)
-            {
-                Some(ResponseError::OffsetMetadataTooLarge)
             } else {
-                offsets.push((
-                    PartitionKey::new(name.clone(), p.partition_index),
-                    OffsetRecord {
-                        offset: p.committed_offset,
-                        leader_epoch: if version >= 6 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                        commit_ms: now,
-                    },
-                ));
-                None
+                let committed = CommittedOffset {
+                    topic: &name,
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: (version >= 6).then_some(p.committed_leader_epoch),
+                    metadata: p.committed_metadata.as_deref(),
+                };
+                committed
+                    .into_record(max_metadata, now)
+                    .map(|entry| offsets.push(entry))
+                    .err()
             };
             outcome.push((name.clone(), p.partition_index, error));
         }

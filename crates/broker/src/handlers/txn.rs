@@ -22,9 +22,9 @@ use kafka_protocol::messages::{
     TxnOffsetCommitResponse,
 };
 use strait_log::{BatchHeader, LeaderAppend, LogError};
-use strait_metadata::{OffsetRecord, PartitionKey};
+use strait_metadata::PartitionKey;
 
-use super::groups::group_error;
+use super::groups::{CommittedOffset, group_error};
 use super::topic_name;
 use crate::state::Broker;
 use crate::topic_table::Partition;
@@ -322,27 +322,18 @@ pub async fn txn_offset_commit(
                 Some(ResponseError::InvalidGroupId)
             } else if broker.topics.partition(&name, p.partition_index).is_none() {
                 Some(ResponseError::UnknownTopicOrPartition)
-            } else if p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > max_metadata)
-            {
-                Some(ResponseError::OffsetMetadataTooLarge)
             } else {
-                offsets.push((
-                    PartitionKey::new(name.clone(), p.partition_index),
-                    OffsetRecord {
-                        offset: p.committed_offset,
-                        leader_epoch: if version >= 2 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                        commit_ms: now,
-                    },
-                ));
-                None
+                let committed = CommittedOffset {
+                    topic: &name,
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: (version >= 2).then_some(p.committed_leader_epoch),
+                    metadata: p.committed_metadata.as_deref(),
+                };
+                committed
+                    .into_record(max_metadata, now)
+                    .map(|entry| offsets.push(entry))
+                    .err()
             };
             outcome.push((name.clone(), p.partition_index, error));
         }
