@@ -28,7 +28,7 @@ CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 LIST_RE = re.compile(
     r"Link name: '(?P<name>[^']*)', link ID: '(?P<id>[A-Za-z0-9_-]{22})', "
     r"remote cluster ID: '(?P<remote>[^']*)', local cluster ID: '(?P<local>[^']*)', "
-    r"remote cluster available: '(?P<available>true|false)', link state: '(?P<state>[A-Z_]+)'"
+    r"remote cluster available: '(?P<available>true|false)'"
     r"(?:, topics: \[(?P<topics>[^\]]*)\])?")
 TOPIC_LINE_RE = re.compile(
     r"Topic: (?P<topic>\S+)\tLinkName: (?P<link>\S+)\tLinkId: (?P<id>[0-9a-f-]{36})\t"
@@ -247,7 +247,7 @@ def test_reference_examples_end_to_end(clusters, tmp_path):
     listed = listed_links(dst)
     assert set(listed) == {"example-link", "second-link"}, listed
     for entry in listed.values():
-        assert (entry["remote"], entry["local"], entry["state"]) == (src_id, dst_id, "ACTIVE")
+        assert (entry["remote"], entry["local"]) == (src_id, dst_id)
         # A link validated at creation has just reached its source.
         assert entry["available"] == "true", entry
         assert entry["topics"] is None
@@ -415,6 +415,13 @@ def test_bad_input_is_one_line_and_creates_nothing(clusters, tmp_path):
                          f"bootstrap.servers={src.bootstrap}"),
                    "Error while executing cluster link command: "
                    "Cluster link 'bad-input-link' already exists.")
+
+    # a source-initiated link half: refused clearly, nothing created
+    for conf in ("link.mode=DESTINATION,connection.mode=INBOUND",
+                 f"bootstrap.servers={src.bootstrap},link.mode=SOURCE,connection.mode=OUTBOUND"):
+        one_line_error(links(dst, "--create", "--link", "si-link", "--config", conf),
+                       "Source-initiated cluster links", "connection.mode=OUTBOUND")
+    assert "si-link" not in listed_links(dst)
 
     # mirror of a topic the source does not have
     one_line_error(mirrors(dst, "--create", "--mirror-topic", "missing-topic", "--link",

@@ -362,16 +362,16 @@ fn or_null(value: Option<&str>) -> &str {
     value.unwrap_or("null")
 }
 
-/// One `--list` line (CP 7.4 layout; `topics` only with --include-topics).
+/// One `--list` line, in the command reference's layout (`topics` only with
+/// --include-topics). The link state is on `--describe`'s first line.
 pub fn list_line(link: &ClusterLinkListing) -> String {
     let mut line = format!(
-        "Link name: '{}', link ID: '{}', remote cluster ID: '{}', local cluster ID: '{}', remote cluster available: '{}', link state: '{}'",
+        "Link name: '{}', link ID: '{}', remote cluster ID: '{}', local cluster ID: '{}', remote cluster available: '{}'",
         link.link_name,
         link_id_text(&link.link_id),
         or_null(link.remote_cluster_id.as_deref()),
         link.local_cluster_id,
         link.remote_cluster_available,
-        link.link_state
     );
     if let Some(topics) = &link.topics {
         line.push_str(&format!(", topics: [{}]", topics.join(", ")));
@@ -821,10 +821,10 @@ mod tests {
         };
         assert_eq!(
             list_line(&link),
-            "Link name: 'test-link', link ID: 'sRtqFvqmRzSLkrjzj8yZVg', remote cluster ID: 'src', local cluster ID: 'dst', remote cluster available: 'true', link state: 'ACTIVE'"
+            "Link name: 'test-link', link ID: 'sRtqFvqmRzSLkrjzj8yZVg', remote cluster ID: 'src', local cluster ID: 'dst', remote cluster available: 'true'"
         );
         link.topics = Some(vec!["a".into(), "b".into()]);
-        assert!(list_line(&link).ends_with("link state: 'ACTIVE', topics: [a, b]"));
+        assert!(list_line(&link).ends_with("remote cluster available: 'true', topics: [a, b]"));
         let configs = vec![
             LinkConfigEntry {
                 name: "bootstrap.servers".into(),

@@ -186,6 +186,8 @@ pub enum LinkConfigError {
 
 /// Confluent's message for `acl.sync.enable=true` without `acl.filters`.
 pub const ACL_SYNC_WITHOUT_FILTERS: &str = "ACL migration is enabled but acl.filters is not set. Please set acl.filters to proceed with ACL migration.";
+/// The refusal of a source-initiated link half.
+pub const SOURCE_INITIATED: &str = "Source-initiated cluster links (link.mode=SOURCE or connection.mode=INBOUND) are not available in Strait: create the link on the destination cluster with connection.mode=OUTBOUND and bootstrap.servers set to the source cluster.";
 /// Strait's message for ACL sync on a prefixed link.
 pub const ACL_SYNC_WITH_PREFIX: &str = "ACL sync (acl.sync.enable=true) cannot be enabled on a cluster link with a prefix (cluster.link.prefix): ACLs would be synced under the source's resource names, not the prefixed mirror names.";
 
@@ -287,18 +289,21 @@ pub fn validate_new(configs: &BTreeMap<String, String>) -> Result<(), LinkConfig
     for (k, v) in configs {
         validate_entry(k, v)?;
     }
-    if configs
+    let link_mode = configs
         .get("link.mode")
         .map(String::as_str)
-        .unwrap_or("DESTINATION")
-        == "DESTINATION"
-        && configs
-            .get("connection.mode")
-            .map(String::as_str)
-            .unwrap_or("OUTBOUND")
-            == "OUTBOUND"
-        && !configs.contains_key("bootstrap.servers")
-    {
+        .unwrap_or("DESTINATION");
+    let connection_mode = configs
+        .get("connection.mode")
+        .map(String::as_str)
+        .unwrap_or("OUTBOUND");
+    if link_mode.eq_ignore_ascii_case("SOURCE") || connection_mode.eq_ignore_ascii_case("INBOUND") {
+        // A source-initiated link needs the source to dial the destination
+        // and the destination to fetch over that connection; Strait's links
+        // always dial out from the destination.
+        return Err(LinkConfigError::Conflict(SOURCE_INITIATED.into()));
+    }
+    if !configs.contains_key("bootstrap.servers") {
         return Err(LinkConfigError::Missing("bootstrap.servers"));
     }
     let enabled = |key: &str| configs.get(key).is_some_and(|v| v == "true");
@@ -527,6 +532,27 @@ mod tests {
             validate_new(&cfg(&[
                 ("bootstrap.servers", "h:1"),
                 ("sasl.jaas.config", "x required;")
+            ]))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn source_initiated_halves_are_refused_clearly() {
+        for pairs in [
+            [("link.mode", "SOURCE"), ("bootstrap.servers", "h:1")],
+            [("connection.mode", "INBOUND"), ("link.mode", "DESTINATION")],
+        ] {
+            assert_eq!(
+                validate_new(&cfg(&pairs)),
+                Err(LinkConfigError::Conflict(SOURCE_INITIATED.into()))
+            );
+        }
+        assert!(
+            validate_new(&cfg(&[
+                ("bootstrap.servers", "h:1"),
+                ("link.mode", "DESTINATION"),
+                ("connection.mode", "OUTBOUND")
             ]))
             .is_ok()
         );
