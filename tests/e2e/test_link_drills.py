@@ -126,6 +126,13 @@ def test_failover_drill_source_dies_mid_stream(strait_factory):
     h.wait_until(lambda: "SOURCE_UNAVAILABLE" in describe(dst, topic).stdout, 20,
                  what="the mirror to report SOURCE_UNAVAILABLE")
 
+    # Promote needs the source to check lag: a clear refusal, not a timeout.
+    r = h.run_cli("kafka-mirrors", "--promote", "--topics", topic, "--bootstrap-server",
+                  dst.bootstrap)
+    errors = r.stderr.strip().splitlines()
+    assert r.rc != 0 and len(errors) == 1, r
+    assert "could not be reached to check lag" in errors[0] and "--failover" in errors[0], r
+
     r = h.run_cli("kafka-mirrors", "--failover", "--topics", topic, "--bootstrap-server",
                   dst.bootstrap).check()
     assert f"Request for stopping topic {topic}'s mirror was successfully scheduled." in r.stdout

@@ -1122,7 +1122,14 @@ impl LinkEngine {
                 let Some(link) = self.link(&record.link) else {
                     return unknown_link(&record.link);
                 };
-                let lag = match self.mirror_lag(&link, mirror).await {
+                // Bounded well inside the tools' 30 s call timeout, so an
+                // unreachable source gets this answer rather than a timeout.
+                let checked = tokio::time::timeout(VALIDATION_CAP, self.mirror_lag(&link, mirror))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("no answer within {} s", VALIDATION_CAP.as_secs()))
+                    });
+                let lag = match checked {
                     Ok(l) => l,
                     Err(e) => {
                         return admin_err(
@@ -1193,13 +1200,9 @@ impl LinkEngine {
     }
 
     /// Total lag of a mirror against the source's current high watermarks.
-    async fn mirror_lag(
-        &self,
-        link: &LinkRuntime,
-        mirror: &MirrorRuntime,
-    ) -> Result<i64, ClientError> {
+    async fn mirror_lag(&self, link: &LinkRuntime, mirror: &MirrorRuntime) -> Result<i64, String> {
         let record = mirror.record();
-        let client = link.client().await?;
+        let client = link.client().await.map_err(|e| e.to_string())?;
         let partitions = self
             .store
             .topic(&record.topic)
@@ -1207,7 +1210,9 @@ impl LinkEngine {
             .unwrap_or(0);
         let mut lag = 0;
         for p in 0..partitions as i32 {
-            let hw = list_offset(&client, &record.source_topic, p, -1).await?;
+            let hw = list_offset(&client, &record.source_topic, p, -1)
+                .await
+                .map_err(|e| e.to_string())?;
             let leo = self.local.log_end_offset(&record.topic, p).unwrap_or(0);
             lag += (hw - leo).max(0);
             mirror.update_partition(p, |s| s.source_high_watermark = hw);
