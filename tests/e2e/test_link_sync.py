@@ -100,9 +100,15 @@ def test_consumer_group_migration_procedure(pair, tmp_path):
     c.close()
 
     filters = tmp_path / "filters.json"
-    filters.write_text(json.dumps(ALL_GROUPS))
+    filters.write_text(json.dumps(ALL_GROUPS, indent=2))  # pretty-printed, as in the reference
     link_create(east, west, "offsets-cluster-link", "--consumer-group-filters-json-file",
                 str(filters), configs={"consumer.offset.sync.enable": "true"}).check()
+    # Described on one line, like every other config.
+    described = h.run_cli("kafka-configs", "--bootstrap-server", east.bootstrap, "--describe",
+                          "--cluster-link", "offsets-cluster-link").check().stdout.splitlines()
+    assert f"  consumer.offset.group.filters={json.dumps(ALL_GROUPS, separators=(',', ':'))} " \
+        "sensitive=false synonyms={}" in described, described
+    assert all(line.endswith("synonyms={}") for line in described[1:]), described
     mirror_create(east, topic, "offsets-cluster-link").check()
     wait_lag_zero(east, topic)
 

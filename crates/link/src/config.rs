@@ -284,6 +284,17 @@ pub fn validate_entry(name: &str, value: &str) -> Result<(), LinkConfigError> {
     Err(LinkConfigError::Unknown(name.to_string()))
 }
 
+/// The configs as stored: JSON filters on one line (see
+/// [`crate::filters::compact_json`]), everything else as given.
+pub fn normalized(mut configs: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    for key in crate::filters::JSON_FILTER_KEYS {
+        if let Some(value) = configs.get_mut(*key) {
+            *value = crate::filters::compact_json(value);
+        }
+    }
+    configs
+}
+
 /// Validates a whole set of configs for a new link.
 pub fn validate_new(configs: &BTreeMap<String, String>) -> Result<(), LinkConfigError> {
     for (k, v) in configs {

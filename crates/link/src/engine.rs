@@ -465,7 +465,8 @@ impl LinkEngine {
 
     // ---- links ----
 
-    pub async fn create_link(self: &Arc<Self>, req: CreateClusterLinkRequest) -> AdminError {
+    pub async fn create_link(self: &Arc<Self>, mut req: CreateClusterLinkRequest) -> AdminError {
+        req.configs = config::normalized(std::mem::take(&mut req.configs));
         let name = req.link_name.clone();
         if name.is_empty() {
             return AdminError::new(INVALID_CLUSTER_LINK, "Cluster link name is empty");
@@ -713,7 +714,7 @@ impl LinkEngine {
         };
         let mut record = link.record();
         let next = match config::alter(&record.configs, &req.set, &req.delete) {
-            Ok(n) => n,
+            Ok(n) => config::normalized(n),
             Err(e) => return admin_err(ResponseError::InvalidConfig, e.to_string()),
         };
         if req.validate_only {

@@ -290,6 +290,38 @@ impl AclFilters {
     }
 }
 
+/// The link configs holding JSON filters.
+pub const JSON_FILTER_KEYS: &[&str] = &[
+    "consumer.offset.group.filters",
+    "auto.create.mirror.topics.filters",
+    "acl.filters",
+];
+
+/// `json` without the whitespace between tokens (string contents are kept
+/// as written), so a filter read from a pretty-printed file is stored and
+/// described on one line.
+pub fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +370,14 @@ mod tests {
             "aclFilters field cannot be empty"
         );
         assert!(AclFilters::parse("null").is_err());
+    }
+
+    #[test]
+    fn compact_json_drops_layout_and_keeps_strings() {
+        let pretty = "{\n  \"groupFilters\": [\n    {\"name\": \"a b\\\" c\", \"patternType\": \"LITERAL\"}\n  ]\n}\n";
+        assert_eq!(
+            compact_json(pretty),
+            "{\"groupFilters\":[{\"name\":\"a b\\\" c\",\"patternType\":\"LITERAL\"}]}"
+        );
     }
 }
