@@ -143,7 +143,7 @@ pub fn check_options(o: &AclsOptions) -> Result<AclAction, CliError> {
         }
         (None, Some(_)) => {
             return Err(usage(
-                "--bootstrap-controller is not supported by this tool yet; use --bootstrap-server",
+                "--bootstrap-controller: Strait brokers have no separate controller listener; use --bootstrap-server",
             ));
         }
         (Some(_), None) => {}

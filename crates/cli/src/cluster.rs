@@ -76,7 +76,7 @@ fn connection_config(args: &ConnectionArgs) -> Result<strait_client::ClientConfi
                 .to_string(),
         )),
         (None, Some(_)) => Err(CliError::Usage(
-            "--bootstrap-controller is not supported by this tool yet; use --bootstrap-server"
+            "--bootstrap-controller: Strait brokers have no separate controller listener; use --bootstrap-server"
                 .to_string(),
         )),
         (None, None) => Err(CliError::Usage(

@@ -1,9 +1,12 @@
 //! `kafka-configs`: describe and alter dynamic configs of topics, brokers
 //! (including cluster-wide broker defaults), broker loggers, groups and
-//! client-metrics resources, and users' SCRAM credentials ([`users`]), with
-//! Kafka's ConfigCommand flags, checks and output lines. Quotas (of users,
-//! clients, ips) are recognised but not implemented. New entity kinds (e.g. `--cluster-link`) plug in through
-//! [`EntityType`]. It must never parse properties syntax itself (see
+//! client-metrics resources (the broker answers the resource types it does
+//! not hold with Kafka's error), and users' SCRAM credentials ([`users`]), with
+//! Kafka's ConfigCommand flags, checks and output lines. Strait has no client
+//! quotas, so quota entities (`clients`, `ips`, quota configs of `users`) are
+//! parsed and checked like Kafka's, then refused with one line, as the broker
+//! refuses DescribeClientQuotas. New entity kinds (e.g. `--cluster-link`) plug
+//! in through [`EntityType`]. It must never parse properties syntax itself (see
 //! [`crate::properties`]).
 
 use std::collections::BTreeMap;
@@ -317,7 +320,7 @@ pub fn check_options(o: &ConfigsOptions) -> Result<EntitySelection, CliError> {
         }
         (None, Some(_)) => {
             return Err(usage(
-                "--bootstrap-controller is not supported by this tool yet; use --bootstrap-server",
+                "--bootstrap-controller: Strait brokers have no separate controller listener; use --bootstrap-server",
             ));
         }
         (Some(_), None) => {}
@@ -437,7 +440,7 @@ async fn execute(
     }
     if kind.resource_type().is_none() {
         return Err(CliError::Command(format!(
-            "Configs for entity type '{}' (quotas) are not supported by this tool yet",
+            "Entity type '{}' holds client quotas, which Strait brokers do not have",
             kind.flag_name()
         )));
     }
@@ -601,7 +604,7 @@ async fn describe(
                 .collect(),
             other => {
                 return Err(CliError::Command(format!(
-                    "Describing all {} entities is not supported by this tool yet; name one with --entity-name",
+                    "Listing every {} entity needs an API Strait brokers do not serve; name one with --entity-name",
                     other.flag_name()
                 )));
             }

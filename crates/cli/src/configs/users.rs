@@ -240,7 +240,7 @@ pub fn scram_request(
 
 fn quotas_unsupported() -> CliError {
     CliError::Command(
-        "Quota configs of users and clients are not supported by this tool yet (DescribeClientQuotas/AlterClientQuotas are not served)".into(),
+        "Strait brokers have no client quotas (DescribeClientQuotas/AlterClientQuotas are not served); users only hold SCRAM credentials".into(),
     )
 }
 

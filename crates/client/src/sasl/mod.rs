@@ -12,8 +12,8 @@
 //! connection reports itself closed once 90% of it has passed, so
 //! [`crate::KafkaClient`] (and anyone pooling connections by
 //! `is_closed`) opens and authenticates a fresh connection. Requests already
-//! in flight finish on the old one. Re-authenticating in place on the same
-//! socket is not implemented.
+//! in flight finish on the old one, so a pipelined connection never has to
+//! pause for a re-authentication exchange.
 
 pub mod jaas;
 pub mod scram;
