@@ -176,6 +176,68 @@ pub fn verdict(met: bool) -> &'static str {
     if met { "MET" } else { "MISSED" }
 }
 
+/// Records and payload bytes moved by one client of a phase.
+trait Moved {
+    fn moved(&self) -> (u64, u64);
+}
+
+impl Moved for kafka::ProduceOutcome {
+    fn moved(&self) -> (u64, u64) {
+        (self.records, self.payload_bytes)
+    }
+}
+
+impl Moved for kafka::ConsumeOutcome {
+    fn moved(&self) -> (u64, u64) {
+        (self.records, self.payload_bytes)
+    }
+}
+
+/// Runs `jobs` on their own threads, released together from a start line
+/// once each has connected (`job` calls `wait` when ready); returns the
+/// records and bytes they moved and the time from the release to the last
+/// one finishing.
+fn run_together<J, T>(
+    jobs: Vec<J>,
+    job: impl Fn(J, &dyn Fn()) -> Result<T> + Sync,
+) -> Result<(u64, u64, Duration)>
+where
+    J: Send,
+    T: Moved + Send,
+{
+    let start_line = std::sync::Barrier::new(jobs.len() + 1);
+    let (outcomes, elapsed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .into_iter()
+            .map(|j| {
+                let (start_line, job) = (&start_line, &job);
+                scope.spawn(move || {
+                    job(j, &|| {
+                        start_line.wait();
+                    })
+                })
+            })
+            .collect();
+        start_line.wait();
+        let started = std::time::Instant::now();
+        let outcomes: Vec<Result<T>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a benchmark client thread panicked")))
+            })
+            .collect();
+        (outcomes, started.elapsed())
+    });
+    let (mut records, mut bytes) = (0, 0);
+    for outcome in outcomes {
+        let (r, b) = outcome?.moved();
+        records += r;
+        bytes += b;
+    }
+    Ok((records, bytes, elapsed))
+}
+
 /// Fills `topic` with `args.records` values from `args.producers` producers
 /// at once, each on its own thread and client; the clock runs from the
 /// moment all are connected and released to the last acknowledgement.
@@ -187,54 +249,30 @@ fn produce_with(
 ) -> Result<kafka::ProduceOutcome> {
     let load = &args.load;
     let n = u64::from(args.producers);
-    let producers = (0..n)
-        .map(|_| kafka::producer(&tuning.producer_config(bootstrap)))
+    let jobs = (0..n)
+        .map(|i| {
+            let share = args.records / n + u64::from(i < args.records % n);
+            kafka::producer(&tuning.producer_config(bootstrap)).map(|p| (p, share))
+        })
         .collect::<Result<Vec<_>>>()?;
-    let start_line = std::sync::Barrier::new(producers.len() + 1);
-    let (outcomes, elapsed) = std::thread::scope(|scope| {
-        let handles: Vec<_> = producers
-            .iter()
-            .enumerate()
-            .map(|(i, producer)| {
-                let share = args.records / n + u64::from((i as u64) < args.records % n);
-                let start_line = &start_line;
-                scope.spawn(move || {
-                    start_line.wait();
-                    kafka::produce(
-                        producer,
-                        &ProduceSpec {
-                            topic,
-                            partitions: load.partitions,
-                            records: share,
-                            record_size: load.record_size,
-                            rate: None,
-                        },
-                    )
-                })
-            })
-            .collect();
-        start_line.wait();
-        let started = std::time::Instant::now();
-        let outcomes: Vec<_> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a producer thread panicked")))
-            })
-            .collect();
-        (outcomes, started.elapsed())
-    });
-    let mut total = kafka::ProduceOutcome {
-        records: 0,
-        payload_bytes: 0,
+    let (records, payload_bytes, elapsed) = run_together(jobs, |(producer, share), ready| {
+        ready();
+        kafka::produce(
+            &producer,
+            &ProduceSpec {
+                topic,
+                partitions: load.partitions,
+                records: share,
+                record_size: load.record_size,
+                rate: None,
+            },
+        )
+    })?;
+    Ok(kafka::ProduceOutcome {
+        records,
+        payload_bytes,
         elapsed,
-    };
-    for outcome in outcomes {
-        let o = outcome?;
-        total.records += o.records;
-        total.payload_bytes += o.payload_bytes;
-    }
-    Ok(total)
+    })
 }
 
 /// Reads `topic` back with `args.consumers` consumers at once, partitions
@@ -261,44 +299,19 @@ fn consume_with(
             (parts, expect)
         })
         .collect();
-    let start_line = std::sync::Barrier::new(shares.len() + 1);
-    let (outcomes, elapsed) = std::thread::scope(|scope| {
-        let handles: Vec<_> = shares
-            .iter()
-            .map(|(parts, expect)| {
-                let (config, start_line) = (&config, &start_line);
-                scope.spawn(move || {
-                    kafka::consume_partitions(
-                        config,
-                        topic,
-                        parts,
-                        *expect,
-                        Duration::from_secs(1800),
-                        Some(start_line),
-                    )
-                })
-            })
-            .collect();
-        start_line.wait();
-        let started = std::time::Instant::now();
-        let outcomes: Vec<_> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a consumer thread panicked")))
-            })
-            .collect();
-        (outcomes, started.elapsed())
-    });
-    let mut total = kafka::ConsumeOutcome {
-        records: 0,
-        payload_bytes: 0,
+    let (records, payload_bytes, elapsed) = run_together(shares, |(parts, expect), ready| {
+        kafka::consume_partitions(
+            &config,
+            topic,
+            &parts,
+            expect,
+            Duration::from_secs(1800),
+            ready,
+        )
+    })?;
+    Ok(kafka::ConsumeOutcome {
+        records,
+        payload_bytes,
         elapsed,
-    };
-    for outcome in outcomes {
-        let o = outcome?;
-        total.records += o.records;
-        total.payload_bytes += o.payload_bytes;
-    }
-    Ok(total)
+    })
 }

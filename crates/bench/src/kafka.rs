@@ -301,21 +301,18 @@ pub struct ConsumeOutcome {
     pub elapsed: Duration,
 }
 
-/// Reads `expect` records from the beginning of `partitions`. With a
-/// `start_line`, waits there after connecting so that several consumers
-/// start together.
+/// Reads `expect` records from the beginning of `partitions`, calling
+/// `ready` once connected (so that several consumers can start together).
 pub fn consume_partitions(
     config: &ClientConfig,
     topic: &str,
     partitions: &[i32],
     expect: u64,
     timeout: Duration,
-    start_line: Option<&std::sync::Barrier>,
+    ready: &dyn Fn(),
 ) -> Result<ConsumeOutcome> {
     let c = consumer(config)?;
-    if let Some(line) = start_line {
-        line.wait();
-    }
+    ready();
     let start = Instant::now();
     let mut tpl = TopicPartitionList::new();
     for p in partitions {
