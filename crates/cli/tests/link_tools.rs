@@ -2,37 +2,11 @@
 //! errors, unreadable files and an unreachable cluster must each end in
 //! exactly one stderr line with the tool's prefix and exit code 1.
 
-use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-use strait_cli::invocation::Console;
+mod common;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(tool: fn(Vec<OsString>, &mut Console<'_>) -> i32, args: &[&str]) -> Run {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let args: Vec<OsString> = std::iter::once("tool")
-        .chain(args.iter().copied())
-        .map(OsString::from)
-        .collect();
-    let code = {
-        let mut console = Console {
-            out: &mut out,
-            err: &mut err,
-        };
-        tool(args, &mut console)
-    };
-    Run {
-        code,
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
-    }
-}
+use common::{Run, run};
 
 fn assert_one_line_error(run: &Run, needles: &[&str]) {
     assert_eq!(run.code, 1, "stdout: {} stderr: {}", run.stdout, run.stderr);
