@@ -255,13 +255,6 @@ pub fn is_sealed(value: &str) -> bool {
     value.starts_with(SEALED_PREFIX)
 }
 
-/// Whether any sensitive value of `configs` is still stored in clear.
-pub fn has_plaintext_secrets(configs: &BTreeMap<String, String>) -> bool {
-    configs
-        .iter()
-        .any(|(k, v)| is_sensitive(k) && !is_sealed(v))
-}
-
 fn decode_hex_key(text: &str) -> Option<[u8; KEY_LEN]> {
     if text.len() != KEY_LEN * 2 || !text.is_ascii() {
         return None;
@@ -321,9 +314,9 @@ mod tests {
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-        assert!(has_plaintext_secrets(&stored));
+        assert!(k.needs_sealing(&stored));
         let sealed = k.seal_sensitive(&stored).unwrap();
-        assert!(!has_plaintext_secrets(&sealed));
+        assert!(!k.needs_sealing(&sealed));
         assert_eq!(sealed["bootstrap.servers"], "h:1");
         assert!(is_sealed(&sealed["ssl.key.password"]));
         // Sealing again keeps sealed values as they are.

@@ -111,19 +111,10 @@ pub fn encode_response(
     correlation_id: i32,
     body: &ResponseKind,
 ) -> Result<BytesMut, ProtocolError> {
-    let encode_err = |reason: String| ProtocolError::Encode {
-        api_key,
-        version,
-        reason,
-    };
     let mut buf = BytesMut::with_capacity(64);
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    header
-        .encode(&mut buf, api_key.response_header_version(version))
-        .map_err(|e| encode_err(e.to_string()))?;
+    encode_header(&mut buf, api_key, version, correlation_id)?;
     body.encode(&mut buf, version)
-        .map_err(|e| encode_err(e.to_string()))?;
+        .map_err(|e| encode_error(api_key, version, e))?;
     Ok(buf)
 }
 
@@ -139,11 +130,6 @@ pub fn encode_response_chunks(
     let ResponseKind::Fetch(fetch) = body else {
         return encode_response(api_key, version, correlation_id, body).map(|b| vec![b.freeze()]);
     };
-    let encode_err = |reason: String| ProtocolError::Encode {
-        api_key,
-        version,
-        reason,
-    };
     let shared = fetch
         .responses
         .iter()
@@ -151,15 +137,33 @@ pub fn encode_response_chunks(
         .filter_map(|p| p.records.clone())
         .collect();
     let mut buf = crate::chunked::ChunkedFrame::new(shared);
+    encode_header(&mut buf, api_key, version, correlation_id)?;
+    fetch
+        .encode(&mut buf, version)
+        .map_err(|e| encode_error(api_key, version, e))?;
+    Ok(buf.into_chunks())
+}
+
+/// The response header of `api_key`/`version`.
+fn encode_header<B: kafka_protocol::protocol::buf::ByteBufMut>(
+    buf: &mut B,
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+) -> Result<(), ProtocolError> {
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     header
-        .encode(&mut buf, api_key.response_header_version(version))
-        .map_err(|e| encode_err(e.to_string()))?;
-    fetch
-        .encode(&mut buf, version)
-        .map_err(|e| encode_err(e.to_string()))?;
-    Ok(buf.into_chunks())
+        .encode(buf, api_key.response_header_version(version))
+        .map_err(|e| encode_error(api_key, version, e))
+}
+
+fn encode_error(api_key: ApiKey, version: i16, e: impl std::fmt::Display) -> ProtocolError {
+    ProtocolError::Encode {
+        api_key,
+        version,
+        reason: e.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -55,20 +55,6 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     Ok(Some(buf.freeze()))
 }
 
-/// Writes one frame whose body is `body` (the length prefix is added here).
-pub async fn write_frame<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    body: &[u8],
-) -> Result<(), FrameError> {
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge {
-        size: body.len() as i64,
-        limit: u32::MAX as usize,
-    })?;
-    writer.write_all(&len.to_be_bytes()).await?;
-    writer.write_all(body).await?;
-    Ok(())
-}
-
 /// Writes one frame whose body is the concatenation of `chunks`, with
 /// vectored writes (no copy into one buffer first).
 pub async fn write_frame_chunks<W: AsyncWrite + Unpin>(
@@ -118,7 +104,9 @@ mod tests {
     #[tokio::test]
     async fn round_trip_and_limits() {
         let mut out = Vec::new();
-        write_frame(&mut out, b"hello").await.unwrap();
+        write_frame_chunks(&mut out, &[Bytes::from_static(b"hello")])
+            .await
+            .unwrap();
         let mut r = out.as_slice();
         assert_eq!(
             read_frame(&mut r, 100).await.unwrap().unwrap(),

@@ -15,5 +15,5 @@ pub use codec::{
     DecodedRequest, Incoming, ProtocolError, decode_incoming, decode_request, encode_response,
     encode_response_chunks,
 };
-pub use frame::{FrameError, read_frame, write_frame, write_frame_chunks};
+pub use frame::{FrameError, read_frame, write_frame_chunks};
 pub use kafka_protocol;
