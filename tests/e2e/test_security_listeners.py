@@ -554,3 +554,65 @@ def test_invalid_security_config_refuses_to_start(strait_factory, props, expecte
     errors = [line for line in res.stderr.splitlines() if line.startswith("strait:")]
     assert len(errors) == 1 and expected in errors[0], str(res)
     assert WRONG_PASSWORD not in res.stdout + res.stderr
+
+
+def _encrypted_pem_key(plain_pem: bytes, password: bytes) -> bytes:
+    """The key as `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2, as `openssl pkcs8 -topk8`)."""
+    key = serialization.load_pem_private_key(plain_pem, password=None)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.BestAvailableEncryption(password))
+
+
+def test_encrypted_private_keys_with_ssl_key_password(strait_factory, pki, tmp_path, topic_name):
+    password = "K3y-encryption-secret"
+    # Broker: an SSL listener and a mutual-TLS listener whose key store holds an encrypted key.
+    server_pem = Path(pki.path("server.pem")).read_text()
+    key_end = server_pem.index("-----END PRIVATE KEY-----") + len("-----END PRIVATE KEY-----")
+    encrypted_store = tmp_path / "server-encrypted.pem"
+    encrypted_store.write_bytes(_encrypted_pem_key(server_pem[:key_end].encode(),
+                                                   password.encode())
+                                + server_pem[key_end:].lstrip().encode())
+    srv = strait_factory(start=False)
+    ssl_port, mtls_port = free_port(), free_port()
+    listeners = (f"PLAINTEXT://127.0.0.1:{srv.port},SSL://127.0.0.1:{ssl_port},"
+                 f"MTLS://127.0.0.1:{mtls_port}")
+    srv.overrides.update({
+        "listeners": listeners, "advertised.listeners": listeners,
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL",
+        "ssl.keystore.type": "PEM", "ssl.keystore.location": str(encrypted_store),
+        "ssl.key.password": password,
+        "ssl.truststore.type": "PEM", "ssl.truststore.location": pki.path("ca.pem"),
+        "listener.name.mtls.ssl.client.auth": "required",
+    })
+    srv.start()
+    b = SecureBroker(srv, {"PLAINTEXT": srv.port, "SSL": ssl_port, "MTLS": mtls_port})
+    roundtrip(b, "SSL", topic_name, conf_for("SSL", pki))
+
+    # Client: a Strait tool authenticates with an encrypted client key.
+    client_key = tmp_path / "client-encrypted.key"
+    client_key.write_bytes(_encrypted_pem_key(Path(pki.path("client.key")).read_bytes(),
+                                              password.encode()))
+    props = tmp_path / "client.properties"
+    props.write_text("security.protocol=SSL\nssl.truststore.type=PEM\n"
+                     f"ssl.truststore.location={pki.path('ca.pem')}\n"
+                     f"ssl.certificate.location={pki.path('client.crt')}\n"
+                     f"ssl.key.location={client_key}\nssl.key.password={password}\n")
+    res = run([binary("kafka-topics"), "--bootstrap-server", b.addr("MTLS"),
+               "--command-config", str(props), "--list"])
+    assert res.rc == 0 and topic_name in res.stdout.split(), str(res)
+    props.write_text(props.read_text().replace(password, "wrong-password"))
+    res = run([binary("kafka-topics"), "--bootstrap-server", b.addr("MTLS"),
+               "--command-config", str(props), "--list"])
+    assert res.rc != 0 and len(res.stderr.strip().splitlines()) == 1, str(res)
+    assert "ssl.key.password" in res.stderr and "wrong-password" not in res.stderr, str(res)
+    log = Path(srv.log_path).read_text(errors="replace")
+    assert password not in log
+
+    # A broker with the wrong key password refuses to start, in one line.
+    srv.stop()
+    srv.overrides["ssl.key.password"] = "wrong-password"
+    srv.write_config()
+    res = run([binary("strait"), "server", "--config", srv.config_path], timeout=30)
+    errors = [line for line in res.stderr.splitlines() if line.startswith("strait:")]
+    assert res.rc != 0 and len(errors) == 1 and "cannot be decrypted" in errors[0], str(res)
+    assert "wrong-password" not in res.stderr

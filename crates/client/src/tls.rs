@@ -230,13 +230,8 @@ impl TlsSettings {
 
         check_pem_type("ssl.keystore.type", take(props, "ssl.keystore.type"))?;
         let keystore_password = take(props, "ssl.keystore.password");
-        if let Some(_password) = take(props, "ssl.key.password") {
-            return Err(unsupported(
-                "ssl.key.password",
-                REDACTED,
-                "encrypted private keys are not supported; give an unencrypted PEM key (e.g. `openssl pkcs8 -topk8 -nocrypt`)",
-            ));
-        }
+        let key_password = take(props, "ssl.key.password").map(Secret::new);
+        let key_password = key_password.as_ref().map(|p| p.expose());
         let keystore_file = take(props, "ssl.keystore.location");
         let chain = take_either(
             props,
@@ -263,7 +258,7 @@ impl TlsSettings {
             let text = read_pem_file("ssl.keystore.location", &path)?;
             let shown = path.display().to_string();
             let certs = parse_certificates("ssl.keystore.location", &shown, &text)?;
-            let key = parse_private_key("ssl.keystore.location", &shown, &text)?;
+            let key = parse_private_key("ssl.keystore.location", &shown, &text, key_password)?;
             (Some(ClientIdentity::PemFile(path)), Some((certs, key)))
         } else if chain.is_some() || key.is_some() {
             let (Some((chain_key, chain)), Some((key_key, key))) = (chain, key) else {
@@ -274,7 +269,7 @@ impl TlsSettings {
                 ));
             };
             let certs = parse_certificates(&chain_key, REDACTED, &chain)?;
-            let parsed_key = parse_private_key(&key_key, REDACTED, &key)?;
+            let parsed_key = parse_private_key(&key_key, REDACTED, &key, key_password)?;
             (
                 Some(ClientIdentity::InlinePem {
                     chain,
@@ -303,6 +298,7 @@ impl TlsSettings {
                 "ssl.key.location",
                 &key_path.display().to_string(),
                 &key_text,
+                key_password,
             )?;
             (
                 Some(ClientIdentity::PemFiles {
@@ -314,6 +310,13 @@ impl TlsSettings {
         } else {
             (None, None)
         };
+        if identity.is_none() && key_password.is_some() {
+            return Err(invalid(
+                "ssl.key.password",
+                REDACTED,
+                "there is no private key to decrypt: set ssl.keystore.location, ssl.keystore.key or ssl.key.location",
+            ));
+        }
         if identity.is_some() && keystore_password.is_some() {
             return Err(invalid(
                 "ssl.keystore.password",
@@ -463,13 +466,17 @@ fn parse_private_key(
     property: &str,
     shown: &str,
     text: &str,
+    password: Option<&str>,
 ) -> Result<PrivateKeyDer<'static>, ClientError> {
-    if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+    if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(unsupported(
             property,
             shown,
-            "the private key is encrypted; give an unencrypted PEM key (e.g. `openssl pkcs8 -topk8 -nocrypt`)",
+            "legacy encrypted PEM keys cannot be read; as in Kafka, encrypt the key as PKCS#8 (`openssl pkcs8 -topk8`)",
         ));
+    }
+    if text.contains("ENCRYPTED PRIVATE KEY") {
+        return decrypt_private_key(property, shown, text, password);
     }
     // The parser's own error text is not used: it could quote key bytes.
     PrivateKeyDer::from_pem_slice(normalize_pem(text).as_bytes()).map_err(|_| {
@@ -479,6 +486,49 @@ fn parse_private_key(
             "no unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1) found",
         )
     })
+}
+
+/// Decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2, as `openssl
+/// pkcs8 -topk8` and Java write them) with `ssl.key.password`.
+fn decrypt_private_key(
+    property: &str,
+    shown: &str,
+    text: &str,
+    password: Option<&str>,
+) -> Result<PrivateKeyDer<'static>, ClientError> {
+    let Some(password) = password else {
+        return Err(invalid(
+            property,
+            shown,
+            "the private key is encrypted; set ssl.key.password",
+        ));
+    };
+    const BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let pem = normalize_pem(text);
+    let block = pem
+        .find(BEGIN)
+        .and_then(|start| {
+            pem[start..]
+                .find(END)
+                .map(|end| &pem[start..start + end + END.len()])
+        })
+        .ok_or_else(|| invalid(property, shown, "malformed ENCRYPTED PRIVATE KEY block"))?;
+    // The library's error texts are not used: they could quote key bytes.
+    let (_, document) = pkcs8::der::Document::from_pem(block)
+        .map_err(|_| invalid(property, shown, "malformed ENCRYPTED PRIVATE KEY block"))?;
+    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(document.as_bytes())
+        .map_err(|_| invalid(property, shown, "malformed encrypted private key"))?;
+    let key = encrypted.decrypt(password.as_bytes()).map_err(|_| {
+        invalid(
+            "ssl.key.password",
+            REDACTED,
+            "the private key cannot be decrypted: wrong password or an unsupported cipher",
+        )
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(
+        rustls_pki_types::PrivatePkcs8KeyDer::from(key.as_bytes().to_vec()),
+    ))
 }
 
 fn root_store(

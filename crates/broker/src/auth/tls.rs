@@ -70,7 +70,11 @@ fn certificates(blocks: &[PemBlock]) -> Vec<CertificateDer<'static>> {
         .collect()
 }
 
-fn private_key(blocks: &[PemBlock], what: &str) -> Result<PrivateKeyDer<'static>, String> {
+fn private_key(
+    blocks: &[PemBlock],
+    password: Option<&str>,
+    what: &str,
+) -> Result<PrivateKeyDer<'static>, String> {
     let mut keys = blocks.iter().filter(|b| b.label.ends_with("PRIVATE KEY"));
     let Some(block) = keys.next() else {
         return Err(format!("{what}: no private key found"));
@@ -88,15 +92,34 @@ fn private_key(blocks: &[PemBlock], what: &str) -> Result<PrivateKeyDer<'static>
         "EC PRIVATE KEY" => Ok(PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(
             block.der.clone(),
         ))),
-        "ENCRYPTED PRIVATE KEY" => Err(format!(
-            "{what}: encrypted private keys (ssl.key.password) are not supported yet; provide an unencrypted PKCS#8 key (openssl pkcs8 -topk8 -nocrypt)"
-        )),
+        "ENCRYPTED PRIVATE KEY" => {
+            let Some(password) = password else {
+                return Err(format!(
+                    "{what}: the private key is encrypted; set ssl.key.password"
+                ));
+            };
+            decrypt_pkcs8(&block.der, password, what)
+        }
         other => Err(format!("{what}: unsupported private key type {other}")),
     }
 }
 
+/// Decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2, as `openssl
+/// pkcs8 -topk8` and Java write them) with `ssl.key.password`.
+fn decrypt_pkcs8(der: &[u8], password: &str, what: &str) -> Result<PrivateKeyDer<'static>, String> {
+    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+        .map_err(|e| format!("{what}: malformed encrypted private key: {e}"))?;
+    let document = encrypted.decrypt(password.as_bytes()).map_err(|_| {
+        format!("{what}: the private key cannot be decrypted: wrong ssl.key.password or an unsupported cipher")
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        document.as_bytes().to_vec(),
+    )))
+}
+
 /// Builds the acceptor of one TLS listener from its settings.
 pub fn acceptor(listener: &str, ssl: &SslSettings) -> Result<TlsAcceptor, String> {
+    let key_password = ssl.key_password.as_ref().map(|p| p.expose());
     let (chain, key) = match &ssl.keystore {
         KeyStore::File(path) => {
             let what = format!(
@@ -105,7 +128,10 @@ pub fn acceptor(listener: &str, ssl: &SslSettings) -> Result<TlsAcceptor, String
             );
             let text = read_file(path, &format!("listener {listener}: ssl.keystore.location"))?;
             let blocks = pem_blocks(&text, &what)?;
-            (certificates(&blocks), private_key(&blocks, &what)?)
+            (
+                certificates(&blocks),
+                private_key(&blocks, key_password, &what)?,
+            )
         }
         KeyStore::Inline { chain, key } => {
             let what_chain = format!("listener {listener}: ssl.keystore.certificate.chain");
@@ -114,7 +140,7 @@ pub fn acceptor(listener: &str, ssl: &SslSettings) -> Result<TlsAcceptor, String
             let key_blocks = pem_blocks(key.expose(), &what_key)?;
             (
                 certificates(&chain_blocks),
-                private_key(&key_blocks, &what_key)?,
+                private_key(&key_blocks, key_password, &what_key)?,
             )
         }
     };
@@ -301,15 +327,17 @@ mod tests {
         let blocks = pem_blocks(&text, "t").unwrap();
         assert_eq!(blocks.len(), 2);
         assert!(matches!(
-            private_key(&blocks, "t").unwrap(),
+            private_key(&blocks, None, "t").unwrap(),
             PrivateKeyDer::Pkcs8(_)
         ));
         assert_eq!(certificates(&blocks).len(), 1);
         assert!(pem_blocks("-----BEGIN X-----\nabc", "t").is_err());
         let enc =
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----";
-        let e = private_key(&pem_blocks(enc, "t").unwrap(), "t").unwrap_err();
+        let e = private_key(&pem_blocks(enc, "t").unwrap(), None, "t").unwrap_err();
         assert!(e.contains("encrypted"), "{e}");
+        let e = private_key(&pem_blocks(enc, "t").unwrap(), Some("pw"), "t").unwrap_err();
+        assert!(e.contains("malformed encrypted private key"), "{e}");
     }
 
     /// Subject `/C=US/O=Acme, Inc./OU=eng/CN=alice/emailAddress=a@b.c`.
