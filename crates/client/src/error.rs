@@ -17,7 +17,8 @@ pub enum ClientError {
         value: String,
         reason: String,
     },
-    /// A client property asks for something this client does not implement yet.
+    /// A client property asks for something outside what this client offers
+    /// (e.g. a JKS store or the GSSAPI mechanism); the reason says what to use.
     #[error("Unsupported value {value:?} for configuration {property}: {reason}")]
     UnsupportedConfig {
         property: String,

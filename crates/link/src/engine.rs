@@ -762,6 +762,8 @@ impl LinkEngine {
                 );
             }
             (Some(prefix), Some(source)) => {
+                // "Topic renaming for mirroring not yet supported" is
+                // Confluent's own answer, kept word for word for scripts.
                 if req.mirror_topic != format!("{prefix}{source}") {
                     return admin_err(
                         ResponseError::InvalidRequest,
