@@ -46,6 +46,18 @@ def parse_describe(stdout):
 # kafka-topics
 # ---------------------------------------------------------------------------
 
+def test_topics_list_on_an_empty_cluster_prints_nothing(broker):
+    res = topics(broker, "--list").check()
+    assert res.stdout == "", repr(res.stdout)
+
+
+def test_broker_log_has_no_colour_codes_when_not_a_terminal(broker, topic_name):
+    topics(broker, "--create", "--topic", topic_name, "--partitions", "1").check()
+    text = open(broker.log_path, errors="replace").read()
+    assert "INFO" in text
+    assert "\x1b[" not in text, "ANSI escape codes in a log written to a file"
+
+
 def test_topics_create_list_describe_alter_delete(broker, topic_name):
     res = topics(broker, "--create", "--topic", topic_name, "--partitions", "3",
                  "--replication-factor", "1", "--config", "retention.ms=86400000").check()

@@ -407,8 +407,10 @@ def test_bad_input_is_one_line_and_creates_nothing(clusters, tmp_path):
                            "--add-config", "metadata.max.age.ms=1000"),
                    "Cluster link 'nope' does not exist.")
     one_line_error(mirrors(dst, "--list", "--link", "nope"), "Cluster link 'nope' does not exist.")
-    res = links(dst, "--list", "--link", "nope").check()
-    assert res.stdout == "Link name 'nope' not found.\n"
+    # Found or not is the exit code's to say, as for --describe.
+    res = links(dst, "--list", "--link", "nope")
+    one_line_error(res, "Link name 'nope' not found.")
+    assert res.stdout == ""
 
     # duplicate link
     one_line_error(links(dst, "--create", "--link", "bad-input-link", "--config",
@@ -422,6 +424,11 @@ def test_bad_input_is_one_line_and_creates_nothing(clusters, tmp_path):
         one_line_error(links(dst, "--create", "--link", "si-link", "--config", conf),
                        "Source-initiated cluster links", "connection.mode=OUTBOUND")
     assert "si-link" not in listed_links(dst)
+    # a bidirectional link: refused until Strait has them, never a silent one-way link
+    one_line_error(links(dst, "--create", "--link", "bi-link", "--config",
+                         f"bootstrap.servers={src.bootstrap},link.mode=BIDIRECTIONAL"),
+                   "link.mode=BIDIRECTIONAL", "not available")
+    assert "bi-link" not in listed_links(dst)
 
     # mirror of a topic the source does not have
     one_line_error(mirrors(dst, "--create", "--mirror-topic", "missing-topic", "--link",

@@ -100,3 +100,39 @@ def test_mirror_refuses_writes_and_local_changes_and_follows_the_source(strait_f
     futs = admin.delete_records([TopicPartition(topic, 0, 5)])
     assert error_code(next(iter(futs.values()))) is None
     assert kh.produce_all(dst.bootstrap, topic, [b"mine"], partition=0)[0][1] == 20
+
+
+def test_mirror_created_with_a_local_retention_keeps_it(strait_factory):
+    """Confluent's REST example creates a mirror with a retention.ms override:
+    configs that may follow the source can be given at creation and then stay
+    local; the always-mirrored ones (cleanup.policy, ...) cannot."""
+    src = strait_factory()
+    dst = strait_factory()
+    topic = "overridden"
+    kh.create_topic(src.bootstrap, topic, 1)
+    src_admin = kh.admin(src.bootstrap)
+    src_res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("segment.ms", "3600000", incremental_operation=AlterConfigOpType.SET)])
+    src_admin.incremental_alter_configs([src_res])[src_res].result(T)
+    create_link(dst, src)
+    res = h.run_cli("kafka-mirrors", "--create", "--mirror-topic", topic, "--link", "l",
+                    "--bootstrap-server", dst.bootstrap, "--config", "cleanup.policy=compact")
+    assert res.rc != 0 and "cleanup.policy" in res.stderr, res
+    assert topic not in kh.admin(dst.bootstrap).list_topics(timeout=T).topics
+    h.run_cli("kafka-mirrors", "--create", "--mirror-topic", topic, "--link", "l",
+              "--bootstrap-server", dst.bootstrap, "--config", "retention.ms=86400000").check()
+    admin = kh.admin(dst.bootstrap)
+    configs = kh.describe_topic_configs(admin, topic)
+    assert configs["retention.ms"].value == "86400000"
+    assert configs["segment.ms"].value == "3600000"
+    # A later source change of the overridden key is not copied; others are.
+    src_res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "1000000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("segment.ms", "1800000", incremental_operation=AlterConfigOpType.SET)])
+    src_admin.incremental_alter_configs([src_res])[src_res].result(T)
+    h.wait_until(lambda: kh.describe_topic_configs(admin, topic)["segment.ms"].value
+                 == "1800000", 30, what="segment.ms to follow the source")
+    assert kh.describe_topic_configs(admin, topic)["retention.ms"].value == "86400000"
+    # The override is the mirror's own: it can be changed there.
+    assert error_code(alter_topic(admin, topic, "retention.ms", "43200000")) is None

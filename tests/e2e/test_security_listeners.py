@@ -286,6 +286,29 @@ def test_kcat_over_tls(secure, pki, topic_name, listener):
     assert res.stdout.splitlines() == [f"m{i}" for i in range(10)]
 
 
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed")
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_kcat_scram(secure, pki, topic_name, mechanism):
+    """Debian's kcat (librdkafka 2.0) repeats its client nonce in the SCRAM
+    client-final message; Kafka accepts that, and so must Strait."""
+    add_scram_user(secure, "carol", SCRAM_PASSWORD)
+    kh.create_topic(secure.addr("PLAINTEXT"), topic_name, partitions=1)
+    x = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", f"sasl.mechanisms={mechanism}",
+         "-X", "sasl.username=carol", "-X", f"sasl.password={SCRAM_PASSWORD}"]
+    res = run(["kcat", "-P", "-b", secure.addr("SASL_PLAINTEXT"), "-t", topic_name, "-p", "0",
+               *x], input="".join(f"s{i}\n" for i in range(5)), timeout=T * 2)
+    assert res.rc == 0 and "ERROR" not in res.stderr, str(res)
+    res = run(["kcat", "-C", "-b", secure.addr("SASL_PLAINTEXT"), "-t", topic_name, "-p", "0",
+               "-o", "beginning", "-e", "-f", "%s\n", *x], timeout=T * 2)
+    assert res.rc == 0 and "ERROR" not in res.stderr, str(res)
+    assert res.stdout.splitlines() == [f"s{i}" for i in range(5)]
+    # A wrong password is still refused.
+    bad = [a.replace(SCRAM_PASSWORD, WRONG_PASSWORD) for a in x]
+    res = run(["kcat", "-L", "-b", secure.addr("SASL_PLAINTEXT"), *bad], timeout=T * 2)
+    assert res.rc != 0, str(res)
+    assert_no_secrets_logged(secure.srv)
+
+
 @pytest.mark.parametrize("listener", ["SASL_PLAINTEXT", "SASL_SSL"])
 def test_sasl_plain(secure, pki, topic_name, listener):
     conf = conf_for(listener, pki, "PLAIN", "alice", PLAIN_USERS["alice"])

@@ -121,7 +121,10 @@ impl LocalCluster for LocalBroker {
     fn mirror_append(&self, topic: &str, partition: i32, records: &[u8]) -> Result<i64, LogError> {
         let b = self.broker().ok_or_else(gone)?;
         let p = b.topics.partition(topic, partition).ok_or_else(gone)?;
-        p.log.append_mirror(records)?;
+        if let Err(e) = p.log.append_mirror(records) {
+            p.storage_failed("mirror append", &e);
+            return Err(e);
+        }
         b.notify_appended();
         Ok(p.log.log_end_offset())
     }

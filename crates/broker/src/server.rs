@@ -35,6 +35,16 @@ pub enum BrokerError {
     },
     #[error("metadata: {0}")]
     Metadata(#[from] MetadataError),
+    #[error(
+        "metadata store {path} cannot be opened ({source}); if the file is damaged or was cut \
+         short, restore it from a backup"
+    )]
+    MetadataFile {
+        path: std::path::PathBuf,
+        source: MetadataError,
+    },
+    #[error("{0}")]
+    DataDir(#[from] crate::meta_properties::DataDirError),
     #[error("log: {0}")]
     Log(#[from] strait_log::LogError),
     #[error("i/o: {0}")]
@@ -120,8 +130,14 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         .unwrap_or_else(|| std::path::PathBuf::from("/tmp/strait-logs"));
     std::fs::create_dir_all(&first_dir)?;
     let store_path = first_dir.join("strait-metadata.redb");
-    let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&store_path)?);
-    write_meta_properties(&config, &store.cluster_id())?;
+    crate::meta_properties::check_before_open(&store_path, &config.log_dirs)?;
+    let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&store_path).map_err(
+        |source| BrokerError::MetadataFile {
+            path: store_path.clone(),
+            source,
+        },
+    )?);
+    crate::meta_properties::check_and_write(&config.log_dirs, &store.cluster_id(), config.node_id)?;
     let link_secret_key = Arc::new(link_secret_key(&config, &first_dir)?);
 
     let mut runtimes = Vec::new();
@@ -287,23 +303,6 @@ fn link_secret_key(
 
 /// Kafka's meta.properties, so operators find the cluster and node ids where
 /// they expect them.
-fn write_meta_properties(config: &BrokerConfig, cluster_id: &str) -> std::io::Result<()> {
-    for dir in &config.log_dirs {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join("meta.properties");
-        let text = format!(
-            "version=1\ncluster.id={cluster_id}\nnode.id={}\n",
-            config.node_id
-        );
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            let tmp = dir.join("meta.properties.tmp");
-            std::fs::write(&tmp, text)?;
-            std::fs::rename(tmp, path)?;
-        }
-    }
-    Ok(())
-}
-
 async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, runtime: Arc<ListenerRuntime>) {
     loop {
         match listener.accept().await {

@@ -11,9 +11,15 @@ use std::sync::{Arc, RwLock};
 
 use strait_log::{Log, LogConfig, LogError};
 use strait_metadata::TopicRecord;
+
+use crate::storage_alarm::StorageAlarm;
 use uuid::Uuid;
 
 const PARTITION_METADATA: &str = "partition.metadata";
+/// Ends the name of a partition directory whose topic was deleted.
+const DELETE_SUFFIX: &str = "-delete";
+/// Ends the name of a directory moved aside because it held another topic.
+const STRAY_SUFFIX: &str = "-stray";
 
 /// One partition of a topic with its log.
 pub struct Partition {
@@ -21,6 +27,20 @@ pub struct Partition {
     pub index: i32,
     pub dir: PathBuf,
     pub log: Log,
+    /// Rate-limits the logging of this partition's storage failures.
+    pub alarm: StorageAlarm,
+}
+
+impl Partition {
+    /// Logs a storage failure of `action` on this partition (rate-limited),
+    /// naming the failing path and the OS error.
+    pub fn storage_failed(&self, action: &str, e: &LogError) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.alarm
+            .report(&format!("{}-{}", self.topic, self.index), action, e, now);
+    }
 }
 
 /// A topic's live state.
@@ -54,6 +74,33 @@ fn write_topic_id(dir: &Path, id: Uuid) -> Result<(), LogError> {
     Ok(())
 }
 
+/// `dir` with `suffix` appended to its last component.
+fn renamed(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    dir.with_file_name(name)
+}
+
+/// Makes a rename in `path`'s parent directory durable (best effort).
+fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent()
+        && let Ok(d) = std::fs::File::open(parent)
+    {
+        let _ = d.sync_all();
+    }
+}
+
+/// Renames a partition directory that holds another topic's data to
+/// `<name>.<old topic id or "unknown">-stray`, keeping its data.
+fn move_aside(dir: &Path) -> Result<PathBuf, LogError> {
+    let old =
+        read_topic_id(dir).map_or_else(|| "unknown".to_string(), |id| id.simple().to_string());
+    let aside = renamed(dir, &format!(".{old}{STRAY_SUFFIX}"));
+    std::fs::rename(dir, &aside)?;
+    sync_parent(&aside);
+    Ok(aside)
+}
+
 impl TopicTable {
     pub fn new(dirs: Vec<PathBuf>) -> Self {
         TopicTable {
@@ -71,8 +118,11 @@ impl TopicTable {
     }
 
     /// Opens every partition of the given topics (recovering their logs) and
-    /// removes partition directories that belong to no topic (left behind by a
-    /// deletion interrupted by a crash).
+    /// finishes deletions a crash interrupted: only directories renamed for
+    /// deletion (`*-delete`) are removed. A partition directory that belongs
+    /// to no known topic is left in place with a warning, and one that holds
+    /// another topic id than its topic's is moved aside (`*-stray`): without
+    /// a deletion record, no partition data is ever deleted.
     pub fn open_all(
         &self,
         topics: &[TopicRecord],
@@ -83,7 +133,14 @@ impl TopicTable {
             std::fs::create_dir_all(dir)?;
             for entry in std::fs::read_dir(dir)? {
                 let entry = entry?;
-                if entry.file_type()?.is_dir() {
+                if !entry.file_type()?.is_dir() {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(DELETE_SUFFIX) {
+                    tracing::info!("finishing the deletion of {}", entry.path().display());
+                    std::fs::remove_dir_all(entry.path())?;
+                } else if !name.ends_with(STRAY_SUFFIX) {
                     found.insert(
                         entry.file_name().to_string_lossy().into_owned(),
                         entry.path(),
@@ -100,8 +157,14 @@ impl TopicTable {
                 let dir = match found.remove(&name) {
                     Some(d) if read_topic_id(&d) == Some(topic.id) => d,
                     Some(stale) => {
-                        tracing::warn!("removing stale partition directory {}", stale.display());
-                        std::fs::remove_dir_all(&stale)?;
+                        let aside = move_aside(&stale)?;
+                        tracing::warn!(
+                            "partition directory {} does not belong to topic {} (id {}); moved it to {}",
+                            stale.display(),
+                            topic.name,
+                            topic.id,
+                            aside.display()
+                        );
                         self.new_partition_dir(&name, topic.id)?
                     }
                     None => self.new_partition_dir(&name, topic.id)?,
@@ -111,6 +174,7 @@ impl TopicTable {
                     index,
                     log: Log::open(&dir, config.clone())?,
                     dir,
+                    alarm: StorageAlarm::default(),
                 }));
             }
             live.insert(
@@ -122,10 +186,12 @@ impl TopicTable {
                 }),
             );
         }
-        for (name, dir) in found {
+        for (_, dir) in found {
             if dir.join(PARTITION_METADATA).exists() {
-                tracing::warn!("removing partition directory {name} of a deleted topic");
-                std::fs::remove_dir_all(&dir)?;
+                tracing::warn!(
+                    "partition directory {} belongs to no topic in the metadata store; left in place",
+                    dir.display()
+                );
             }
         }
         *self.write() = live;
@@ -170,6 +236,7 @@ impl TopicTable {
                     index,
                     log: Log::open(&dir, config.clone())?,
                     dir,
+                    alarm: StorageAlarm::default(),
                 }))
             })
             .collect()
@@ -209,13 +276,18 @@ impl TopicTable {
         Ok(())
     }
 
-    /// Removes a topic and deletes its partition directories.
+    /// Removes a topic and deletes its partition directories. Each directory
+    /// is first renamed to `<name>.<topic id>-delete`, the record a restart
+    /// needs to finish an interrupted deletion.
     pub fn delete(&self, name: &str) -> Result<(), LogError> {
         let removed = self.write().remove(name);
         if let Some(topic) = removed {
             for p in &topic.partitions {
                 p.log.close()?;
-                std::fs::remove_dir_all(&p.dir)?;
+                let marked = renamed(&p.dir, &format!(".{}{DELETE_SUFFIX}", topic.id.simple()));
+                std::fs::rename(&p.dir, &marked)?;
+                sync_parent(&marked);
+                std::fs::remove_dir_all(&marked)?;
             }
         }
         Ok(())

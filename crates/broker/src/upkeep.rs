@@ -36,7 +36,7 @@ pub async fn run(broker: Arc<Broker>) {
                         tracing::warn!("compaction of {}-{} failed: {e}", p.topic, p.index);
                     }
                     if let Err(e) = p.log.maybe_flush(now) {
-                        tracing::warn!("flush of {}-{} failed: {e}", p.topic, p.index);
+                        p.storage_failed("flush", &e);
                     }
                 }
             }

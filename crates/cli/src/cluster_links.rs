@@ -538,12 +538,10 @@ async fn list(
     let links = match client.list_cluster_links(&request).await {
         Ok(links) => links,
         Err(err) if is_link_not_found(&err) && o.link.is_some() => {
-            writeln!(
-                console.out,
+            return Err(CliError::Command(format!(
                 "Link name '{}' not found.",
                 o.link.as_deref().unwrap_or_default()
-            )?;
-            return Ok(());
+            )));
         }
         Err(err) => return Err(err.into()),
     };

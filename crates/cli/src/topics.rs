@@ -497,7 +497,10 @@ async fn list_topics(
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
     let names = matching_topics(client, o.topic.as_deref(), o.exclude_internal).await?;
-    writeln!(console.out, "{}", names.join("\n"))?;
+    // One line per topic; nothing at all when there is none, as Kafka's tool.
+    for name in names {
+        writeln!(console.out, "{name}")?;
+    }
     Ok(())
 }
 

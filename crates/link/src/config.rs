@@ -188,6 +188,8 @@ pub enum LinkConfigError {
 pub const ACL_SYNC_WITHOUT_FILTERS: &str = "ACL migration is enabled but acl.filters is not set. Please set acl.filters to proceed with ACL migration.";
 /// The refusal of a source-initiated link half.
 pub const SOURCE_INITIATED: &str = "Source-initiated cluster links (link.mode=SOURCE or connection.mode=INBOUND) are not available in Strait: create the link on the destination cluster with connection.mode=OUTBOUND and bootstrap.servers set to the source cluster.";
+/// The refusal of a bidirectional link, until Strait has them (issue 13).
+pub const BIDIRECTIONAL: &str = "Bidirectional cluster links (link.mode=BIDIRECTIONAL) are not available in Strait yet: create a link with link.mode=DESTINATION on each cluster that mirrors topics.";
 /// Strait's message for ACL sync on a prefixed link.
 pub const ACL_SYNC_WITH_PREFIX: &str = "ACL sync (acl.sync.enable=true) cannot be enabled on a cluster link with a prefix (cluster.link.prefix): ACLs would be synced under the source's resource names, not the prefixed mirror names.";
 
@@ -313,6 +315,10 @@ pub fn validate_new(configs: &BTreeMap<String, String>) -> Result<(), LinkConfig
         // and the destination to fetch over that connection; Strait's links
         // always dial out from the destination.
         return Err(LinkConfigError::Conflict(SOURCE_INITIATED.into()));
+    }
+    if link_mode.eq_ignore_ascii_case("BIDIRECTIONAL") {
+        // Accepting it would give a one-way link under a two-way name.
+        return Err(LinkConfigError::Conflict(BIDIRECTIONAL.into()));
     }
     if !configs.contains_key("bootstrap.servers") {
         return Err(LinkConfigError::Missing("bootstrap.servers"));
@@ -545,6 +551,17 @@ mod tests {
                 ("sasl.jaas.config", "x required;")
             ]))
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn bidirectional_links_are_refused_clearly() {
+        assert_eq!(
+            validate_new(&cfg(&[
+                ("link.mode", "BIDIRECTIONAL"),
+                ("bootstrap.servers", "h:1")
+            ])),
+            Err(LinkConfigError::Conflict(BIDIRECTIONAL.into()))
         );
     }
 

@@ -376,10 +376,11 @@ impl LinkEngine {
         if mirror.state() == MirrorState::Stopped {
             return true;
         }
+        let record = mirror.record();
         let include = self
-            .link(&mirror.record().link)
+            .link(&record.link)
             .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned());
-        !crate::sync::is_synced(key, include.as_deref())
+        !crate::sync::follows_source(key, include.as_deref(), &record.local_overrides)
     }
 
     /// Forgets a deleted topic's mirror and stops its fetchers.
@@ -847,9 +848,19 @@ impl LinkEngine {
             }
         };
         let include = settings.raw.get("topic.config.sync.include").cloned();
-        configs.retain(|k, _| crate::sync::is_synced(k, include.as_deref()));
+        // Confluent's rule: a mirror is created with local values for the
+        // configs that may follow the source (its REST example sets
+        // retention.ms); those stay local. Only the always-synced ones
+        // (cleanup.policy, max.message.bytes, ...) must come from the source.
+        let local_overrides: Vec<String> = req
+            .configs
+            .keys()
+            .filter(|k| crate::sync::is_synced(k, include.as_deref()))
+            .cloned()
+            .collect();
+        configs.retain(|k, _| crate::sync::follows_source(k, include.as_deref(), &local_overrides));
         for key in req.configs.keys() {
-            if crate::sync::is_synced(key, include.as_deref()) {
+            if crate::sync::ALWAYS_SYNCED.contains(&key.as_str()) {
                 return admin_err(
                     ResponseError::InvalidConfig,
                     format!(
@@ -883,6 +894,7 @@ impl LinkEngine {
             state_time_ms: now_ms(),
             reason: None,
             last_source_offsets: vec![],
+            local_overrides,
         };
         if let Err(e) = self
             .store
@@ -946,10 +958,11 @@ impl LinkEngine {
             if target <= 0 {
                 continue;
             }
-            let base = crate::sync::batch_base_at(client, source_topic, partition, target)
+            // The fetch answer, not ListOffsets alone, decides: a batch
+            // boundary at or below the source's high watermark.
+            let base = crate::sync::aligned_mirror_start(client, source_topic, partition, target)
                 .await
-                .map_err(|e| e.to_string())?
-                .unwrap_or(target);
+                .map_err(|e| e.to_string())?;
             self.local
                 .reset_empty_to(&topic.name, partition, base)
                 .map_err(|e| e.to_string())?;
@@ -1178,11 +1191,15 @@ impl LinkEngine {
         let Some(mut record) = self.store.topic(topic) else {
             return Err(format!("mirror topic '{topic}' does not exist"));
         };
+        let overrides = self
+            .mirror(topic)
+            .map(|m| m.record().local_overrides)
+            .unwrap_or_default();
         let include = self
             .mirror(topic)
             .and_then(|m| self.link(&m.record().link))
             .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned());
-        let synced = |k: &str| crate::sync::is_synced(k, include.as_deref());
+        let synced = |k: &str| crate::sync::follows_source(k, include.as_deref(), &overrides);
         let mut next: BTreeMap<String, String> = record
             .configs
             .iter()

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -63,6 +64,12 @@ pub fn is_synced(key: &str, include: Option<&str>) -> bool {
     }
 }
 
+/// Whether `key` follows the source on one mirror: synced on its link and
+/// not overridden locally when the mirror was created.
+pub fn follows_source(key: &str, include: Option<&str>, local_overrides: &[String]) -> bool {
+    is_synced(key, include) && !local_overrides.iter().any(|k| k == key)
+}
+
 /// The configs explicitly set on a source topic (what a mirror copies).
 pub async fn source_topic_configs(
     client: &KafkaClient,
@@ -85,13 +92,25 @@ pub async fn source_topic_configs(
     Ok(out)
 }
 
-/// The base offset of the source batch that holds `offset`, if any.
-pub async fn batch_base_at(
+/// What a one-byte Fetch at some offset tells about a source partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchProbe {
+    /// The fetch answer's high watermark (-1 when the source gave none).
+    pub high_watermark: i64,
+    /// The base offset of the first batch returned, if any.
+    pub batch_base: Option<i64>,
+    /// The offset was outside the source's log (OFFSET_OUT_OF_RANGE).
+    pub out_of_range: bool,
+}
+
+/// Fetches one byte at `offset` to learn the source's high watermark and
+/// the base of the batch holding `offset`.
+pub async fn probe_fetch(
     client: &KafkaClient,
     topic: &str,
     partition: i32,
     offset: i64,
-) -> Result<Option<i64>, ClientError> {
+) -> Result<FetchProbe, ClientError> {
     let mut fp = FetchPartition::default();
     fp.partition = partition;
     fp.current_leader_epoch = -1;
@@ -122,13 +141,65 @@ pub async fn batch_base_at(
         .flat_map(|t| t.partitions)
         .find(|p| p.partition_index == partition)
     else {
-        return Ok(None);
+        return Err(ClientError::InvalidArgument(format!(
+            "no Fetch answer for {topic}-{partition}"
+        )));
     };
-    ClientError::check(pd.error_code, None)?;
-    Ok(pd
-        .records
-        .filter(|r| r.len() >= 8)
-        .map(|r| i64::from_be_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]])))
+    let out_of_range = pd.error_code == ResponseError::OffsetOutOfRange.code();
+    if !out_of_range {
+        ClientError::check(pd.error_code, None)?;
+    }
+    Ok(FetchProbe {
+        high_watermark: pd.high_watermark,
+        batch_base: pd
+            .records
+            .filter(|r| r.len() >= 8)
+            .map(|r| i64::from_be_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]])),
+        out_of_range,
+    })
+}
+
+/// Where mirroring of a partition starts, given the offset ListOffsets
+/// named (`listed`) and a fetch probe at it: `Ok(start)` when the probe
+/// settles it, or `Err(offset)` to probe again at `offset`.
+///
+/// The start is a batch boundary at or below the fetch answer's high
+/// watermark: a ListOffsets answer past the high watermark (some sources
+/// answer with a log end offset the fetch path does not serve yet) is
+/// brought down to the high watermark, and an offset inside a batch moves
+/// back to the batch's base.
+pub fn mirror_start(listed: i64, probe: &FetchProbe) -> Result<i64, i64> {
+    let past_hwm = probe.high_watermark >= 0 && listed > probe.high_watermark;
+    if probe.out_of_range || past_hwm {
+        return Err(probe.high_watermark.max(0));
+    }
+    Ok(match probe.batch_base {
+        Some(base) if base <= listed => base,
+        // A gap (compaction, aborted data): the next batch starts later.
+        Some(base) => base,
+        None => listed,
+    })
+}
+
+/// The aligned start of mirroring for `listed` (see [`mirror_start`]).
+pub async fn aligned_mirror_start(
+    client: &KafkaClient,
+    topic: &str,
+    partition: i32,
+    listed: i64,
+) -> Result<i64, ClientError> {
+    let mut at = listed;
+    // The second probe is at the high watermark the first one reported; a
+    // third covers a source whose high watermark moved back in between.
+    for _ in 0..3 {
+        let probe = probe_fetch(client, topic, partition, at).await?;
+        match mirror_start(at, &probe) {
+            Ok(start) => return Ok(start),
+            Err(next) if next < at => at = next,
+            Err(_) => return Ok(at.min(probe.high_watermark.max(0))),
+        }
+    }
+    Ok(at)
 }
 
 /// What a promotion does before mirroring stops: one last copy of the
@@ -302,5 +373,39 @@ pub async fn auto_create_mirrors(
             "auto-creating mirrors failed: {}",
             failures.join("; ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FetchProbe, mirror_start};
+
+    fn probe(high_watermark: i64, batch_base: Option<i64>, out_of_range: bool) -> FetchProbe {
+        FetchProbe {
+            high_watermark,
+            batch_base,
+            out_of_range,
+        }
+    }
+
+    /// Table: (listed offset, probe) -> start, or the offset to probe next.
+    #[test]
+    fn the_start_is_a_batch_boundary_at_or_below_the_high_watermark() {
+        let cases = [
+            // At the high watermark: nothing to fetch, start there.
+            (100, probe(100, None, false), Ok(100)),
+            // Inside a batch: back to its base.
+            (105, probe(120, Some(100), false), Ok(100)),
+            // ListOffsets past the fetch high watermark (the drill's case):
+            // probe again at the high watermark, never start past it.
+            (130, probe(120, None, false), Err(120)),
+            (130, probe(-1, None, true), Err(0)),
+            (130, probe(120, None, true), Err(120)),
+            // A gap: the next batch starts later.
+            (50, probe(120, Some(60), false), Ok(60)),
+        ];
+        for (listed, p, want) in cases {
+            assert_eq!(mirror_start(listed, &p), want, "{listed} {p:?}");
+        }
     }
 }

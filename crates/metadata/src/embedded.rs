@@ -731,6 +731,7 @@ mod tests {
             state_time_ms: 2,
             reason: None,
             last_source_offsets: vec![],
+            local_overrides: vec![],
         };
         {
             let s = EmbeddedStore::open(&path).unwrap();

@@ -83,6 +83,10 @@ pub struct MirrorRecord {
     /// describe after the mirror stops).
     #[serde(default)]
     pub last_source_offsets: Vec<i64>,
+    /// Synced config keys given a local value when the mirror was created
+    /// (`kafka-mirrors --create --config`): config sync leaves them alone.
+    #[serde(default)]
+    pub local_overrides: Vec<String>,
 }
 
 /// A user's SCRAM credential for one mechanism, as Kafka stores it: the salt,

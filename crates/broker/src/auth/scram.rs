@@ -297,7 +297,10 @@ impl ScramServer {
                     .next()
                     .and_then(|a| a.strip_prefix("r="))
                     .ok_or_else(bad)?;
-                if client_nonce != nonce {
+                // Kafka's rule (ScramSaslServer): the final nonce must end with
+                // the server-first nonce. librdkafka up to 2.0 sends the client
+                // nonce once more in front of it, and Kafka accepts that.
+                if !client_nonce.ends_with(nonce.as_str()) {
                     return Err(AuthFailure::invalid(
                         "Invalid client nonce in the final client message.",
                     ));
@@ -373,6 +376,17 @@ mod tests {
 
     /// A client side, as a test oracle for SHA-512 and wrong passwords.
     fn run(mech: SaslMechanism, stored_pw: &[u8], client_pw: &[u8]) -> Result<String, String> {
+        run_with_final_nonce(mech, stored_pw, client_pw, |n| n.to_string())
+    }
+
+    /// As `run`, with the final message's nonce made from the server-first
+    /// nonce by `final_nonce`.
+    fn run_with_final_nonce(
+        mech: SaslMechanism,
+        stored_pw: &[u8],
+        client_pw: &[u8],
+        final_nonce: impl Fn(&str) -> String,
+    ) -> Result<String, String> {
         let salt = b"0123456789abcdef".to_vec();
         let cred = credential_from_salted(
             mech,
@@ -392,7 +406,7 @@ mod tests {
         };
         let sf = String::from_utf8(sf).unwrap();
         let nonce = sf.split(',').next().unwrap().strip_prefix("r=").unwrap();
-        let without_proof = format!("c=biws,r={nonce}");
+        let without_proof = format!("c=biws,r={}", final_nonce(nonce));
         let auth = format!("{bare},{sf},{without_proof}");
         let salted = salted_password(mech, client_pw, &salt, 4096);
         let client_key = hmac(mech, &salted, b"Client Key");
@@ -428,6 +442,20 @@ mod tests {
             e,
             "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"
         );
+    }
+
+    /// librdkafka up to 2.0 repeats its client nonce before the server-first
+    /// nonce; Kafka accepts any final nonce ending with the server-first one.
+    #[test]
+    fn final_nonce_must_end_with_the_server_first_nonce() {
+        for mech in [SaslMechanism::ScramSha256, SaslMechanism::ScramSha512] {
+            let user = run_with_final_nonce(mech, b"pw", b"pw", |n| format!("abc{n}"));
+            assert_eq!(user.unwrap(), "al,ice");
+            // The proof matches the changed nonce, so only the nonce rule
+            // can refuse these.
+            assert!(run_with_final_nonce(mech, b"pw", b"pw", |n| format!("{n}x")).is_err());
+            assert!(run_with_final_nonce(mech, b"pw", b"pw", |n| n[1..].to_string()).is_err());
+        }
     }
 
     #[test]

@@ -17,10 +17,10 @@ mod records;
 mod scram;
 mod topics;
 mod txn;
+mod unserved;
 
 use std::sync::Arc;
 
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{RequestKind, ResponseKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use strait_protocol::DecodedRequest;
@@ -165,44 +165,13 @@ async fn dispatch(
         RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe(broker, r)),
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete(broker, r).await),
         other => {
-            return match unserved(other) {
+            return match unserved::answer(other, version) {
                 Some(resp) => Reply::Send(Box::new(resp)),
                 None => Reply::Close,
             };
         }
     };
     Reply::Send(Box::new(response))
-}
-
-/// The answer to a known API that Strait does not serve: the API's own
-/// response carrying UNSUPPORTED_VERSION where it has a top-level error code.
-fn unserved(request: RequestKind) -> Option<ResponseKind> {
-    use kafka_protocol::messages::*;
-    let code = ResponseError::UnsupportedVersion.code();
-    macro_rules! with_error {
-        ($($variant:ident => $resp:ident),* $(,)?) => {
-            match request {
-                $(RequestKind::$variant(_) => {
-                    let mut r = $resp::default();
-                    r.error_code = code;
-                    return Some(ResponseKind::$variant(r));
-                })*
-                _ => {}
-            }
-        };
-    }
-    with_error!(
-        DescribeClientQuotas => DescribeClientQuotasResponse,
-        DescribeQuorum => DescribeQuorumResponse,
-        UpdateFeatures => UpdateFeaturesResponse,
-        ListPartitionReassignments => ListPartitionReassignmentsResponse,
-        AlterPartitionReassignments => AlterPartitionReassignmentsResponse,
-        ElectLeaders => ElectLeadersResponse,
-    );
-    // Other APIs carry their errors per item and cannot say "unsupported"
-    // as a whole; they are not advertised, so clients do not send them.
-    let _ = request;
-    None
 }
 
 pub fn str_bytes(s: impl Into<String>) -> StrBytes {

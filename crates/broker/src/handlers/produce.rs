@@ -85,6 +85,7 @@ pub async fn handle(
                             Ok(())
                         }
                         Ok(Err(e)) => {
+                            partition.storage_failed("append", &e);
                             let (code, message) = errors::log_failure(&e);
                             p.log_start_offset = partition.log.log_start_offset();
                             Err((code, Some(message)))
