@@ -205,3 +205,48 @@ def test_create_topic_invalid_partitions_and_rf(broker, topic_name):
         res = c.create_topics([(topic_name + "-p", 0, 1), (topic_name + "-rf", 1, 3)])
         assert res[topic_name + "-p"][0] == 37, res    # INVALID_PARTITIONS
         assert res[topic_name + "-rf"][0] == 38, res   # INVALID_REPLICATION_FACTOR
+
+
+ELECT_LEADERS = 43
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_unserved_api_is_answered_at_every_version(broker, version):
+    """ElectLeaders is not served: every version gets its own response with
+    UNSUPPORTED_VERSION (v0 has no top-level error code, so each requested
+    partition carries it), and the connection stays open. v0 used to close it."""
+    flexible = version >= 2
+    w = kw.Writer(flexible=flexible)
+    if version >= 1:
+        w.int8(0)  # election_type: preferred
+    w.array([("t", [0, 1])], lambda w2, tp: (
+        w2.string(tp[0]), w2.array(tp[1], lambda w3, p: w3.int32(p)),
+        w2.tags() if flexible else None))
+    w.int32(5000)
+    if flexible:
+        w.tags()
+    with connect(broker) as c:
+        r = c.request(ELECT_LEADERS, version, w.getvalue(), flexible=flexible)
+        assert r.int32() == 0  # throttle_time_ms
+        if version >= 1:
+            assert r.int16() == kw.UNSUPPORTED_VERSION
+
+        def partition(r2):
+            pid, code = r2.int32(), r2.int16()
+            r2.string()
+            if flexible:
+                r2.tags()
+            return pid, code
+
+        def topic(r2):
+            name = r2.string()
+            parts = r2.array(partition)
+            if flexible:
+                r2.tags()
+            return name, parts
+
+        results = r.array(topic)
+        assert results == [("t", [(0, kw.UNSUPPORTED_VERSION), (1, kw.UNSUPPORTED_VERSION)])]
+        # The same connection goes on serving.
+        assert c.api_versions().error_code == kw.NONE
+    assert_serving(broker)

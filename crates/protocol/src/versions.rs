@@ -92,3 +92,47 @@ pub fn admin_served() -> Vec<(i16, i16, i16)> {
         .map(|a| (*a as i16, 0, crate::admin::AdminApi::MAX_VERSION))
         .collect()
 }
+
+/// The README's table of served APIs, generated from this module's tables.
+pub fn readme_table() -> String {
+    let mut out = String::from("| API | key | versions |\n|---|---|---|\n");
+    for (api, min, max) in all_served() {
+        out.push_str(&format!("| {api:?} | {} | {min}–{max} |\n", api as i16));
+    }
+    for api in crate::admin::AdminApi::ALL {
+        out.push_str(&format!(
+            "| {api:?} (Strait admin) | {} | 0–{} |\n",
+            api as i16,
+            crate::admin::AdminApi::MAX_VERSION
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod readme_tests {
+    const START: &str = "<!-- api-versions:start";
+    const END: &str = "<!-- api-versions:end -->";
+
+    /// The README lists exactly the versions served. Run with
+    /// `STRAIT_UPDATE_README=1` to rewrite the table after changing `SERVED`.
+    #[test]
+    fn readme_lists_the_served_api_versions() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let text = std::fs::read_to_string(path).expect("README.md");
+        let start = text.find(START).expect("api-versions start marker");
+        let start = start + text[start..].find('\n').expect("marker line") + 1;
+        let end = text.find(END).expect("api-versions end marker");
+        let table = super::readme_table();
+        if text[start..end] != table {
+            if std::env::var_os("STRAIT_UPDATE_README").is_some() {
+                let updated = format!("{}{table}{}", &text[..start], &text[end..]);
+                std::fs::write(path, updated).expect("write README.md");
+            } else {
+                panic!(
+                    "README.md's API table is out of date; run with STRAIT_UPDATE_README=1:\n{table}"
+                );
+            }
+        }
+    }
+}
