@@ -6,12 +6,15 @@
 //! change here.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use strait_log::{Log, LogConfig, LogError};
 use strait_metadata::TopicRecord;
 use uuid::Uuid;
+
+use crate::fan_out::fan_out;
 
 const PARTITION_METADATA: &str = "partition.metadata";
 
@@ -32,6 +35,9 @@ pub struct LiveTopic {
 
 pub struct TopicTable {
     dirs: Vec<PathBuf>,
+    /// Partitions placed in each log dir (same order as `dirs`), kept in
+    /// memory so placing a partition never lists a directory.
+    placed: Mutex<Vec<usize>>,
     topics: RwLock<HashMap<String, Arc<LiveTopic>>>,
 }
 
@@ -49,14 +55,41 @@ fn read_topic_id(dir: &Path) -> Option<Uuid> {
 
 fn write_topic_id(dir: &Path, id: Uuid) -> Result<(), LogError> {
     let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
-    std::fs::write(&tmp, format!("version: 0\ntopic_id: {id}\n"))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(format!("version: 0\ntopic_id: {id}\n").as_bytes())?;
+        f.sync_all()
+    };
+    write().map_err(|e| LogError::File {
+        path: tmp.clone(),
+        source: e,
+    })?;
     std::fs::rename(&tmp, dir.join(PARTITION_METADATA))?;
     Ok(())
+}
+
+/// fsyncs a directory so the entries created in it are durable.
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::File {
+            path: dir.to_path_buf(),
+            source: e,
+        })
+}
+
+/// A partition directory being created: where, and whether this call made it
+/// (only then may a failure remove it).
+struct NewDir {
+    index: i32,
+    slot: usize,
+    dir: PathBuf,
 }
 
 impl TopicTable {
     pub fn new(dirs: Vec<PathBuf>) -> Self {
         TopicTable {
+            placed: Mutex::new(vec![0; dirs.len()]),
             dirs,
             topics: RwLock::new(HashMap::new()),
         }
@@ -70,13 +103,23 @@ impl TopicTable {
         self.topics.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn placed(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.placed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The log dir (index into `dirs`) a partition directory lives in.
+    fn slot_of(&self, dir: &Path) -> Option<usize> {
+        let parent = dir.parent()?;
+        self.dirs.iter().position(|d| d == parent)
+    }
+
     /// Opens every partition of the given topics (recovering their logs) and
     /// removes partition directories that belong to no topic (left behind by a
     /// deletion interrupted by a crash).
     pub fn open_all(
         &self,
         topics: &[TopicRecord],
-        log_config: impl Fn(&TopicRecord) -> LogConfig,
+        log_config: impl Fn(&TopicRecord) -> LogConfig + Sync,
     ) -> Result<(), LogError> {
         let mut found: HashMap<String, PathBuf> = HashMap::new();
         for dir in &self.dirs {
@@ -91,28 +134,89 @@ impl TopicTable {
                 }
             }
         }
-        let mut live = HashMap::new();
-        for topic in topics {
-            let config = log_config(topic);
-            let mut partitions = Vec::with_capacity(topic.partitions as usize);
+        // Which directory each partition uses, decided before any log opens.
+        let mut existing: Vec<(usize, i32, PathBuf)> = Vec::new();
+        let mut missing: Vec<(usize, i32)> = Vec::new();
+        for (t, topic) in topics.iter().enumerate() {
             for index in 0..topic.partitions as i32 {
                 let name = partition_dir_name(&topic.name, index);
-                let dir = match found.remove(&name) {
-                    Some(d) if read_topic_id(&d) == Some(topic.id) => d,
-                    Some(stale) => {
-                        tracing::warn!("removing stale partition directory {}", stale.display());
-                        std::fs::remove_dir_all(&stale)?;
-                        self.new_partition_dir(&name, topic.id)?
-                    }
-                    None => self.new_partition_dir(&name, topic.id)?,
-                };
-                partitions.push(Arc::new(Partition {
-                    topic: topic.name.clone(),
-                    index,
-                    log: Log::open(&dir, config.clone())?,
-                    dir,
-                }));
+                match found.remove(&name) {
+                    Some(d) => match read_topic_id(&d) {
+                        Some(id) if id == topic.id => existing.push((t, index, d)),
+                        Some(_) => {
+                            tracing::warn!(
+                                "removing stale partition directory {} of an older topic",
+                                d.display()
+                            );
+                            std::fs::remove_dir_all(&d)?;
+                            missing.push((t, index));
+                        }
+                        None => {
+                            // Never delete a directory whose id file is lost:
+                            // it may hold this topic's data.
+                            tracing::warn!(
+                                "partition directory {} has no readable {PARTITION_METADATA}: rewriting it",
+                                d.display()
+                            );
+                            write_topic_id(&d, topic.id)?;
+                            existing.push((t, index, d));
+                        }
+                    },
+                    None => missing.push((t, index)),
+                }
             }
+        }
+        {
+            let mut placed = self.placed();
+            placed.iter_mut().for_each(|c| *c = 0);
+            for (_, _, d) in &existing {
+                if let Some(slot) = self.slot_of(d) {
+                    placed[slot] += 1;
+                }
+            }
+        }
+        let configs: Vec<LogConfig> = topics.iter().map(&log_config).collect();
+        let mut opened: Vec<(usize, i32, Result<Log, LogError>, PathBuf)> =
+            fan_out(&existing, |(t, index, dir)| {
+                (*t, *index, Log::open(dir, configs[*t].clone()), dir.clone())
+            });
+        for (t, index) in missing {
+            let topic = &topics[t];
+            tracing::warn!(
+                "partition {}-{index} has no directory: creating it",
+                topic.name
+            );
+            let created = self.create_dirs(topic, &[index])?;
+            for new in created {
+                let log = Log::open(&new.dir, configs[t].clone());
+                opened.push((t, index, log, new.dir));
+            }
+        }
+        let mut by_topic: Vec<Vec<Arc<Partition>>> = topics
+            .iter()
+            .map(|t| Vec::with_capacity(t.partitions as usize))
+            .collect();
+        let mut first_error = None;
+        opened.sort_by_key(|(t, index, _, _)| (*t, *index));
+        for (t, index, log, dir) in opened {
+            match log {
+                Ok(log) => by_topic[t].push(Arc::new(Partition {
+                    topic: topics[t].name.clone(),
+                    index,
+                    log,
+                    dir,
+                })),
+                Err(e) => {
+                    tracing::error!("opening partition {}-{index} failed: {e}", topics[t].name);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let mut live = HashMap::new();
+        for (topic, partitions) in topics.iter().zip(by_topic) {
             live.insert(
                 topic.name.clone(),
                 Arc::new(LiveTopic {
@@ -132,27 +236,86 @@ impl TopicTable {
         Ok(())
     }
 
-    /// Picks the log dir holding the fewest partitions and creates the
-    /// partition's directory there.
-    fn new_partition_dir(&self, name: &str, id: Uuid) -> Result<PathBuf, LogError> {
-        let counts = self.dirs.iter().map(|d| {
-            std::fs::read_dir(d)
-                .map(|it| it.filter(|e| e.is_ok()).count())
-                .unwrap_or(usize::MAX)
+    /// Creates the directories (with their id files) of the given partitions,
+    /// each in the log dir holding the fewest partitions, and makes them
+    /// durable with one fsync per directory and one per log dir. On failure
+    /// every directory created here is removed again.
+    fn create_dirs(&self, topic: &TopicRecord, indexes: &[i32]) -> Result<Vec<NewDir>, LogError> {
+        if self.dirs.is_empty() {
+            return Err(LogError::Io(std::io::Error::other(
+                "no log directory is configured",
+            )));
+        }
+        let planned: Vec<(i32, usize)> = {
+            let mut placed = self.placed();
+            indexes
+                .iter()
+                .map(|&index| {
+                    let slot = placed
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, c)| **c)
+                        .map_or(0, |(i, _)| i);
+                    placed[slot] += 1;
+                    (index, slot)
+                })
+                .collect()
+        };
+        let results = fan_out(&planned, |&(index, slot)| {
+            let dir = self.dirs[slot].join(partition_dir_name(&topic.name, index));
+            let made = std::fs::create_dir(&dir);
+            let made_here = made.is_ok();
+            let outcome = match made {
+                Ok(()) => write_topic_id(&dir, topic.id).and_then(|()| sync_dir(&dir)),
+                Err(e) => Err(LogError::File {
+                    path: dir.clone(),
+                    source: e,
+                }),
+            };
+            (NewDir { index, slot, dir }, made_here, outcome)
         });
-        let best = counts
-            .enumerate()
-            .min_by_key(|(_, c)| *c)
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        let base = self
-            .dirs
-            .get(best)
-            .ok_or_else(|| LogError::Io(std::io::Error::other("no log directory is configured")))?;
-        let dir = base.join(name);
-        std::fs::create_dir_all(&dir)?;
-        write_topic_id(&dir, id)?;
-        Ok(dir)
+        let mut failure = None;
+        let mut created = Vec::with_capacity(results.len());
+        let mut made_here = Vec::new();
+        for (new, made, outcome) in results {
+            if made {
+                made_here.push(new.dir.clone());
+            }
+            match outcome {
+                Ok(()) => created.push(new),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    self.placed()[new.slot] -= 1;
+                }
+            }
+        }
+        let synced = (0..self.dirs.len())
+            .filter(|slot| planned.iter().any(|(_, s)| s == slot))
+            .try_for_each(|slot| sync_dir(&self.dirs[slot]));
+        if let Err(e) = synced {
+            failure.get_or_insert(e);
+        }
+        if let Some(e) = failure {
+            for new in &created {
+                self.placed()[new.slot] -= 1;
+            }
+            self.remove_new_dirs(&made_here);
+            return Err(e);
+        }
+        Ok(created)
+    }
+
+    /// Removes directories this table just created for a failed operation;
+    /// they hold no data yet.
+    fn remove_new_dirs(&self, dirs: &[PathBuf]) {
+        for dir in dirs {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                tracing::error!(
+                    "could not remove half-created partition directory {}: {e}",
+                    dir.display()
+                );
+            }
+        }
     }
 
     fn open_partitions(
@@ -161,18 +324,44 @@ impl TopicTable {
         range: std::ops::Range<i32>,
         config: &LogConfig,
     ) -> Result<Vec<Arc<Partition>>, LogError> {
-        range
-            .map(|index| {
-                let dir =
-                    self.new_partition_dir(&partition_dir_name(&topic.name, index), topic.id)?;
-                Ok(Arc::new(Partition {
+        let indexes: Vec<i32> = range.collect();
+        let created = self.create_dirs(topic, &indexes)?;
+        let opened = fan_out(&created, |new| Log::open(&new.dir, config.clone()));
+        let mut partitions = Vec::with_capacity(created.len());
+        let mut failure = None;
+        for (new, log) in created.iter().zip(opened) {
+            match log {
+                Ok(log) => partitions.push(Arc::new(Partition {
                     topic: topic.name.clone(),
-                    index,
-                    log: Log::open(&dir, config.clone())?,
-                    dir,
-                }))
-            })
-            .collect()
+                    index: new.index,
+                    dir: new.dir.clone(),
+                    log,
+                })),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failure {
+            tracing::error!(
+                "creating partitions of {} failed ({e}): removing the {} new directories",
+                topic.name,
+                created.len()
+            );
+            for p in partitions {
+                let _ = p.log.close();
+            }
+            {
+                let mut placed = self.placed();
+                for new in &created {
+                    placed[new.slot] -= 1;
+                }
+            }
+            let dirs: Vec<PathBuf> = created.into_iter().map(|n| n.dir).collect();
+            self.remove_new_dirs(&dirs);
+            return Err(e);
+        }
+        Ok(partitions)
     }
 
     /// Creates the partitions of a new topic.
@@ -209,11 +398,34 @@ impl TopicTable {
         Ok(())
     }
 
+    /// Closes every partition log, many at a time; returns how many failed
+    /// (each failure is logged).
+    pub fn close_all(&self) -> usize {
+        let partitions: Vec<Arc<Partition>> = self
+            .all()
+            .iter()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        fan_out(&partitions, |p| match p.log.close() {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::warn!("closing {}-{} failed: {e}", p.topic, p.index);
+                1
+            }
+        })
+        .into_iter()
+        .sum()
+    }
+
     /// Removes a topic and deletes its partition directories.
     pub fn delete(&self, name: &str) -> Result<(), LogError> {
         let removed = self.write().remove(name);
         if let Some(topic) = removed {
             for p in &topic.partitions {
+                if let Some(slot) = self.slot_of(&p.dir) {
+                    let mut placed = self.placed();
+                    placed[slot] = placed[slot].saturating_sub(1);
+                }
                 p.log.close()?;
                 std::fs::remove_dir_all(&p.dir)?;
             }

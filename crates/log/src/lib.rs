@@ -21,6 +21,7 @@ mod compact;
 mod config;
 mod error;
 mod index;
+mod lazy_file;
 mod log;
 mod producer_state;
 mod recovery;

@@ -6,9 +6,8 @@
 //! rebuilding indexes). It must never assign offsets, validate producers, or decide when to
 //! roll or delete — the log does that. Readers never take a lock around disk reads.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -20,6 +19,7 @@ use kafka_protocol::records::RecordBatchDecoder;
 use crate::batch::{BatchHeader, BatchSpan, HEADER_SIZE, crc_matches};
 use crate::error::LogError;
 use crate::index::{IndexFileState, OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use crate::lazy_file::LazyFile;
 
 /// Largest offset distance from a segment's base that its indexes can hold (Kafka keeps
 /// relative offsets within `i32`).
@@ -266,7 +266,8 @@ impl IndexCursor {
 pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Opened on first read or write, so idle segments hold no descriptor.
+    log: LazyFile,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
     /// Bytes of whole, indexed batches that readers may see.
@@ -281,13 +282,7 @@ impl Segment {
     /// Creates a new empty segment (replacing any files of the same base offset).
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, LogError> {
         let log_path = dir.join(log_file_name(base_offset));
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&log_path)
-            .map_err(|e| LogError::file(&log_path, e))?;
+        let log = LazyFile::create_empty(log_path.clone())?;
         let offset_index = OffsetIndex::create(&dir.join(index_file_name(base_offset)))?;
         let time_index = TimeIndex::create(&dir.join(time_index_file_name(base_offset)))?;
         Ok(Segment {
@@ -308,15 +303,8 @@ impl Segment {
     /// malformed.
     pub(crate) fn open(dir: &Path, base_offset: i64) -> Result<(Segment, bool), LogError> {
         let log_path = dir.join(log_file_name(base_offset));
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&log_path)
-            .map_err(|e| LogError::file(&log_path, e))?;
-        let size = log
-            .metadata()
-            .map_err(|e| LogError::file(&log_path, e))?
-            .len();
+        let log = LazyFile::new(log_path.clone());
+        let size = log.len()?;
         let (offset_index, offset_state) =
             OffsetIndex::open(&dir.join(index_file_name(base_offset)))?;
         let (time_index, time_state) =
@@ -402,8 +390,13 @@ impl Segment {
         offset.saturating_sub(self.base_offset).max(0) as u64
     }
 
-    fn cursor(&self, limit: u64, window: usize) -> BatchCursor<'_> {
-        BatchCursor::new(&self.log, &self.log_path, limit, window)
+    fn cursor(&self, limit: u64, window: usize) -> Result<BatchCursor<'_>, LogError> {
+        Ok(BatchCursor::new(
+            self.log.get()?,
+            &self.log_path,
+            limit,
+            window,
+        ))
     }
 
     /// Appends whole, validated batches (`spans` positions are relative to `bytes`). Everything
@@ -419,7 +412,7 @@ impl Segment {
         let start = self.size.load(Ordering::Acquire);
         if let Err(e) = self.log.write_all_at(bytes, start) {
             let _ = self.log.set_len(start);
-            return Err(LogError::file(&self.log_path, e));
+            return Err(e);
         }
         let mut cursor = IndexCursor {
             bytes_since_index: self.bytes_since_index.load(Ordering::Relaxed),
@@ -475,11 +468,9 @@ impl Segment {
         Ok(())
     }
 
-    /// fsyncs the log file and both indexes.
+    /// fsyncs whichever of the log file and its indexes were written since the last sync.
     pub(crate) fn sync(&self) -> Result<(), LogError> {
-        self.log
-            .sync_data()
-            .map_err(|e| LogError::file(&self.log_path, e))?;
+        self.log.sync_if_dirty()?;
         self.offset_index.sync()?;
         self.time_index.sync()
     }
@@ -503,12 +494,8 @@ impl Segment {
     /// Validates every batch (structure, offsets, CRC) from the start of the file, truncates
     /// the file at the first invalid or partial batch, and rebuilds both indexes.
     pub(crate) fn recover(&self, index_interval: u32) -> Result<Recovered, LogError> {
-        let file_len = self
-            .log
-            .metadata()
-            .map_err(|e| LogError::file(&self.log_path, e))?
-            .len();
-        let mut cursor = self.cursor(file_len, RECOVERY_WINDOW);
+        let file_len = self.log.len()?;
+        let mut cursor = self.cursor(file_len, RECOVERY_WINDOW)?;
         let mut indexing = IndexCursor {
             bytes_since_index: 0,
             max: MaxTimestamp::NONE,
@@ -555,9 +542,7 @@ impl Segment {
         }
         let truncated_bytes = file_len - pos;
         if truncated_bytes > 0 {
-            self.log
-                .set_len(pos)
-                .map_err(|e| LogError::file(&self.log_path, e))?;
+            self.log.set_len(pos)?;
         }
         indexing.maybe_time_entry(self.base_offset, &mut times);
         self.offset_index.replace(offsets)?;
@@ -596,7 +581,7 @@ impl Segment {
         {
             return Ok(OpenCheck::NeedsRecovery);
         }
-        let mut cursor = self.cursor(size, SCAN_WINDOW);
+        let mut cursor = self.cursor(size, SCAN_WINDOW)?;
         let mut pos = 0u64;
         if let Some(last) = self.offset_index.last() {
             pos = u64::from(last.position);
@@ -683,7 +668,7 @@ impl Segment {
     ) -> Result<SegmentRead, LogError> {
         let limit = self.size();
         let window = max_bytes.saturating_add(SCAN_WINDOW).min(MAX_READ_WINDOW);
-        let mut cursor = self.cursor(limit, window);
+        let mut cursor = self.cursor(limit, window)?;
         let Some((start, first)) = self.locate(&mut cursor, offset)? else {
             return Ok(SegmentRead::Beyond);
         };
@@ -713,7 +698,7 @@ impl Segment {
     where
         F: FnMut(&BatchHeader, u64, &mut BatchCursor<'_>) -> Result<(), LogError>,
     {
-        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
+        let mut cursor = self.cursor(self.size(), SCAN_WINDOW)?;
         let Some((mut pos, _)) = self.locate(&mut cursor, from_offset)? else {
             return Ok(());
         };
@@ -776,7 +761,7 @@ impl Segment {
         batch_offset: i64,
         timestamp: i64,
     ) -> Result<Option<(i64, i64)>, LogError> {
-        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
+        let mut cursor = self.cursor(self.size(), SCAN_WINDOW)?;
         let Some((pos, h)) = self.locate(&mut cursor, batch_offset)? else {
             return Ok(None);
         };
@@ -823,6 +808,7 @@ mod tests {
     use crate::batch::split_and_verify;
     use crate::batch::tests::encode_batch;
     use kafka_protocol::records::Compression;
+    use std::fs::OpenOptions;
 
     /// Appends `n` batches of 2 records at offsets base, base+2, ...
     fn filled(dir: &Path, base: i64, n: usize, interval: u32) -> (Segment, Vec<u8>) {
