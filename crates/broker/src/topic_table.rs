@@ -6,7 +6,6 @@
 //! change here.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -53,29 +52,16 @@ fn read_topic_id(dir: &Path) -> Option<Uuid> {
         .and_then(|id| Uuid::parse_str(id.trim()).ok())
 }
 
+/// Writes the id file (not fsynced: callers sync the filesystem once for many
+/// partitions, see [`TopicTable::sync_all_dirs`]).
 fn write_topic_id(dir: &Path, id: Uuid) -> Result<(), LogError> {
     let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(format!("version: 0\ntopic_id: {id}\n").as_bytes())?;
-        f.sync_all()
-    };
-    write().map_err(|e| LogError::File {
+    std::fs::write(&tmp, format!("version: 0\ntopic_id: {id}\n")).map_err(|e| LogError::File {
         path: tmp.clone(),
         source: e,
     })?;
     std::fs::rename(&tmp, dir.join(PARTITION_METADATA))?;
     Ok(())
-}
-
-/// fsyncs a directory so the entries created in it are durable.
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| LogError::File {
-            path: dir.to_path_buf(),
-            source: e,
-        })
 }
 
 /// A partition directory being created: where, and whether this call made it
@@ -178,7 +164,8 @@ impl TopicTable {
         let configs: Vec<LogConfig> = topics.iter().map(&log_config).collect();
         let mut opened: Vec<(usize, i32, Result<Log, LogError>, PathBuf)> =
             fan_out(&existing, |(t, index, dir)| {
-                (*t, *index, Log::open(dir, configs[*t].clone()), dir.clone())
+                let log = Log::open_unsynced(dir, configs[*t].clone());
+                (*t, *index, log, dir.clone())
             });
         for (t, index) in missing {
             let topic = &topics[t];
@@ -188,7 +175,7 @@ impl TopicTable {
             );
             let created = self.create_dirs(topic, &[index])?;
             for new in created {
-                let log = Log::open(&new.dir, configs[t].clone());
+                let log = Log::open_unsynced(&new.dir, configs[t].clone());
                 opened.push((t, index, log, new.dir));
             }
         }
@@ -215,6 +202,8 @@ impl TopicTable {
         if let Some(e) = first_error {
             return Err(e);
         }
+        // One sync makes every log's startup writes durable before any append.
+        self.sync_all_dirs()?;
         let mut live = HashMap::new();
         for (topic, partitions) in topics.iter().zip(by_topic) {
             live.insert(
@@ -237,9 +226,9 @@ impl TopicTable {
     }
 
     /// Creates the directories (with their id files) of the given partitions,
-    /// each in the log dir holding the fewest partitions, and makes them
-    /// durable with one fsync per directory and one per log dir. On failure
-    /// every directory created here is removed again.
+    /// each in the log dir holding the fewest partitions; the caller makes
+    /// them durable with [`TopicTable::sync_all_dirs`]. On failure every
+    /// directory created here is removed again.
     fn create_dirs(&self, topic: &TopicRecord, indexes: &[i32]) -> Result<Vec<NewDir>, LogError> {
         if self.dirs.is_empty() {
             return Err(LogError::Io(std::io::Error::other(
@@ -266,7 +255,7 @@ impl TopicTable {
             let made = std::fs::create_dir(&dir);
             let made_here = made.is_ok();
             let outcome = match made {
-                Ok(()) => write_topic_id(&dir, topic.id).and_then(|()| sync_dir(&dir)),
+                Ok(()) => write_topic_id(&dir, topic.id),
                 Err(e) => Err(LogError::File {
                     path: dir.clone(),
                     source: e,
@@ -288,12 +277,6 @@ impl TopicTable {
                     self.placed()[new.slot] -= 1;
                 }
             }
-        }
-        let synced = (0..self.dirs.len())
-            .filter(|slot| planned.iter().any(|(_, s)| s == slot))
-            .try_for_each(|slot| sync_dir(&self.dirs[slot]));
-        if let Err(e) = synced {
-            failure.get_or_insert(e);
         }
         if let Some(e) = failure {
             for new in &created {
@@ -326,9 +309,9 @@ impl TopicTable {
     ) -> Result<Vec<Arc<Partition>>, LogError> {
         let indexes: Vec<i32> = range.collect();
         let created = self.create_dirs(topic, &indexes)?;
-        let opened = fan_out(&created, |new| Log::open(&new.dir, config.clone()));
+        let opened = fan_out(&created, |new| Log::open_unsynced(&new.dir, config.clone()));
         let mut partitions = Vec::with_capacity(created.len());
-        let mut failure = None;
+        let mut failure = self.sync_all_dirs().err();
         for (new, log) in created.iter().zip(opened) {
             match log {
                 Ok(log) => partitions.push(Arc::new(Partition {
@@ -398,23 +381,51 @@ impl TopicTable {
         Ok(())
     }
 
-    /// Closes every partition log, many at a time; returns how many failed
-    /// (each failure is logged).
+    /// Makes everything written under the log dirs durable: one filesystem
+    /// sync per log dir instead of an fsync per file.
+    pub fn sync_all_dirs(&self) -> Result<(), LogError> {
+        self.dirs
+            .iter()
+            .try_for_each(|d| strait_log::sync_filesystem(d))
+    }
+
+    /// Closes every partition log, many at a time and with three filesystem
+    /// syncs in all (see `Log::close_write_state`). Returns how many logs were
+    /// not closed cleanly (each is logged; the next start recovers them).
     pub fn close_all(&self) -> usize {
-        let partitions: Vec<Arc<Partition>> = self
+        type Step = fn(&Log) -> Result<(), LogError>;
+        let steps: [(&str, Step); 3] = [
+            ("writing the producer state of", Log::close_write_state),
+            ("checkpointing", Log::close_checkpoint),
+            ("marking clean", Log::close_mark_clean),
+        ];
+        let mut open: Vec<Arc<Partition>> = self
             .all()
             .iter()
             .flat_map(|t| t.partitions.iter().cloned())
             .collect();
-        fan_out(&partitions, |p| match p.log.close() {
-            Ok(()) => 0,
-            Err(e) => {
-                tracing::warn!("closing {}-{} failed: {e}", p.topic, p.index);
-                1
+        let total = open.len();
+        for (what, step) in steps {
+            let results = fan_out(&open, |p| step(&p.log));
+            open = open
+                .into_iter()
+                .zip(results)
+                .filter_map(|(p, r)| match r {
+                    Ok(()) => Some(p),
+                    Err(e) => {
+                        tracing::warn!("{what} {}-{} failed: {e}", p.topic, p.index);
+                        None
+                    }
+                })
+                .collect();
+            if let Err(e) = self.sync_all_dirs() {
+                tracing::error!(
+                    "syncing the log dirs after {what} the partitions failed: {e}; none is marked clean"
+                );
+                return total;
             }
-        })
-        .into_iter()
-        .sum()
+        }
+        total - open.len()
     }
 
     /// Removes a topic and deletes its partition directories.

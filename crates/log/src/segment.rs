@@ -99,7 +99,7 @@ pub(crate) enum HeaderAt {
 /// Sequential or random header/batch access to a segment file through a read window, so that
 /// walking many small batches costs few system calls. Never reads past `limit`.
 pub(crate) struct BatchCursor<'a> {
-    file: &'a File,
+    file: &'a LazyFile,
     path: &'a Path,
     limit: u64,
     window: Vec<u8>,
@@ -108,7 +108,7 @@ pub(crate) struct BatchCursor<'a> {
 }
 
 impl<'a> BatchCursor<'a> {
-    fn new(file: &'a File, path: &'a Path, limit: u64, window_size: usize) -> Self {
+    fn new(file: &'a LazyFile, path: &'a Path, limit: u64, window_size: usize) -> Self {
         BatchCursor {
             file,
             path,
@@ -140,7 +140,9 @@ impl<'a> BatchCursor<'a> {
                 )));
             }
             self.window.clear();
-            if let Err(e) = read_exact_into(self.file, &mut self.window, pos, want) {
+            // Opens the file on the first read only: an empty segment never needs it.
+            let file = self.file.get()?;
+            if let Err(e) = read_exact_into(file, &mut self.window, pos, want) {
                 self.window.clear();
                 return Err(self.io(e));
             }
@@ -182,7 +184,7 @@ impl<'a> BatchCursor<'a> {
             return Ok(Bytes::from(window).slice(at..at + len));
         }
         let mut out = Vec::new();
-        read_exact_into(self.file, &mut out, pos, len).map_err(|e| self.io(e))?;
+        read_exact_into(self.file.get()?, &mut out, pos, len).map_err(|e| self.io(e))?;
         Ok(Bytes::from(out))
     }
 }
@@ -390,13 +392,8 @@ impl Segment {
         offset.saturating_sub(self.base_offset).max(0) as u64
     }
 
-    fn cursor(&self, limit: u64, window: usize) -> Result<BatchCursor<'_>, LogError> {
-        Ok(BatchCursor::new(
-            self.log.get()?,
-            &self.log_path,
-            limit,
-            window,
-        ))
+    fn cursor(&self, limit: u64, window: usize) -> BatchCursor<'_> {
+        BatchCursor::new(&self.log, &self.log_path, limit, window)
     }
 
     /// Appends whole, validated batches (`spans` positions are relative to `bytes`). Everything
@@ -495,7 +492,7 @@ impl Segment {
     /// the file at the first invalid or partial batch, and rebuilds both indexes.
     pub(crate) fn recover(&self, index_interval: u32) -> Result<Recovered, LogError> {
         let file_len = self.log.len()?;
-        let mut cursor = self.cursor(file_len, RECOVERY_WINDOW)?;
+        let mut cursor = self.cursor(file_len, RECOVERY_WINDOW);
         let mut indexing = IndexCursor {
             bytes_since_index: 0,
             max: MaxTimestamp::NONE,
@@ -581,7 +578,7 @@ impl Segment {
         {
             return Ok(OpenCheck::NeedsRecovery);
         }
-        let mut cursor = self.cursor(size, SCAN_WINDOW)?;
+        let mut cursor = self.cursor(size, SCAN_WINDOW);
         let mut pos = 0u64;
         if let Some(last) = self.offset_index.last() {
             pos = u64::from(last.position);
@@ -668,7 +665,7 @@ impl Segment {
     ) -> Result<SegmentRead, LogError> {
         let limit = self.size();
         let window = max_bytes.saturating_add(SCAN_WINDOW).min(MAX_READ_WINDOW);
-        let mut cursor = self.cursor(limit, window)?;
+        let mut cursor = self.cursor(limit, window);
         let Some((start, first)) = self.locate(&mut cursor, offset)? else {
             return Ok(SegmentRead::Beyond);
         };
@@ -698,7 +695,7 @@ impl Segment {
     where
         F: FnMut(&BatchHeader, u64, &mut BatchCursor<'_>) -> Result<(), LogError>,
     {
-        let mut cursor = self.cursor(self.size(), SCAN_WINDOW)?;
+        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
         let Some((mut pos, _)) = self.locate(&mut cursor, from_offset)? else {
             return Ok(());
         };
@@ -761,7 +758,7 @@ impl Segment {
         batch_offset: i64,
         timestamp: i64,
     ) -> Result<Option<(i64, i64)>, LogError> {
-        let mut cursor = self.cursor(self.size(), SCAN_WINDOW)?;
+        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
         let Some((pos, h)) = self.locate(&mut cursor, batch_offset)? else {
             return Ok(None);
         };
