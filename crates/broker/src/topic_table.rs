@@ -476,3 +476,115 @@ impl TopicTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn record(name: &str, partitions: u32) -> TopicRecord {
+        TopicRecord {
+            name: name.into(),
+            id: Uuid::new_v4(),
+            partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+            created_ms: 0,
+        }
+    }
+
+    fn partition_dirs(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn partitions_spread_over_log_dirs_without_listing_them() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let table = TopicTable::new(vec![a.path().into(), b.path().into()]);
+        table.open_all(&[], |_| LogConfig::default()).unwrap();
+        table
+            .create(&record("t", 10), &LogConfig::default())
+            .unwrap();
+        assert_eq!(partition_dirs(a.path()).len(), 5);
+        assert_eq!(partition_dirs(b.path()).len(), 5);
+        table.delete("t").unwrap();
+        assert_eq!(*table.placed(), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_failed_creation_removes_only_the_directories_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory in the way of partition 3 (never ours to delete).
+        std::fs::create_dir(dir.path().join("t-3")).unwrap();
+        std::fs::write(dir.path().join("t-3").join("keep"), b"x").unwrap();
+        let table = TopicTable::new(vec![dir.path().into()]);
+        let topic = record("t", 6);
+        assert!(table.create(&topic, &LogConfig::default()).is_err());
+        assert!(table.get("t").is_none());
+        assert_eq!(partition_dirs(dir.path()), vec!["t-3".to_string()]);
+        assert!(dir.path().join("t-3").join("keep").exists());
+        assert_eq!(*table.placed(), vec![0]);
+    }
+
+    #[test]
+    fn a_partition_directory_without_its_id_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = record("t", 1);
+        let table = TopicTable::new(vec![dir.path().into()]);
+        table.create(&topic, &LogConfig::default()).unwrap();
+        let p = table.partition("t", 0).unwrap();
+        p.log
+            .append_leader(&strait_log_test_batch(), 1_000)
+            .unwrap();
+        assert_eq!(table.close_all(), 0);
+        std::fs::remove_file(p.dir.join(PARTITION_METADATA)).unwrap();
+        drop(p);
+        let table = TopicTable::new(vec![dir.path().into()]);
+        table
+            .open_all(&[topic.clone()], |_| LogConfig::default())
+            .unwrap();
+        let p = table.partition("t", 0).unwrap();
+        assert_eq!(p.log.log_end_offset(), 1);
+        assert_eq!(read_topic_id(&p.dir), Some(topic.id));
+    }
+
+    /// One v2 batch of one record.
+    fn strait_log_test_batch() -> Vec<u8> {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let record = Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1_000,
+            key: None,
+            value: Some(bytes::Bytes::from_static(b"v")),
+            headers: Default::default(),
+            delete_horizon: false,
+        };
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &[record],
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.to_vec()
+    }
+}

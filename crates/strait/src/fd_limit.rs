@@ -8,9 +8,9 @@ const UNLIMITED_CEILING: libc::rlim_t = 1 << 20;
 /// The soft and hard limits before and after raising.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Raised {
-    pub before: u64,
-    pub now: u64,
-    pub hard: u64,
+    pub before: libc::rlim_t,
+    pub now: libc::rlim_t,
+    pub hard: libc::rlim_t,
 }
 
 /// Sets the soft open-file limit to the hard limit.
@@ -23,7 +23,7 @@ pub fn raise_to_hard() -> std::io::Result<Raised> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let before = limit.rlim_cur as u64;
+    let before = limit.rlim_cur;
     // Linux refuses an unlimited descriptor count; its usual ceiling is 2^20.
     let target = if limit.rlim_max == libc::RLIM_INFINITY {
         UNLIMITED_CEILING
@@ -44,8 +44,8 @@ pub fn raise_to_hard() -> std::io::Result<Raised> {
     }
     Ok(Raised {
         before,
-        now: limit.rlim_cur as u64,
-        hard: limit.rlim_max as u64,
+        now: limit.rlim_cur,
+        hard: limit.rlim_max,
     })
 }
 
@@ -56,7 +56,7 @@ mod tests {
     #[test]
     fn the_soft_limit_ends_at_the_hard_limit_and_never_lower() {
         let raised = raise_to_hard().unwrap();
-        assert!(raised.now == raised.hard || raised.now == UNLIMITED_CEILING as u64);
+        assert!(raised.now == raised.hard || raised.now == UNLIMITED_CEILING);
         assert!(raised.now >= raised.before);
         assert_eq!(raise_to_hard().unwrap().before, raised.now);
     }

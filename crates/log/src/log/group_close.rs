@@ -73,3 +73,55 @@ impl Log {
         checkpoint::mark_clean_shutdown_with(&self.dir, false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::records::Compression;
+
+    use super::*;
+    use crate::batch::tests::encode_batch;
+    use crate::config::LogConfig;
+    use crate::sync_filesystem;
+
+    #[test]
+    fn a_group_close_reopens_clean_with_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open_unsynced(dir.path(), LogConfig::default()).unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        for i in 0..5 {
+            let batch = encode_batch(3, 1000 + i, None, false, Compression::None);
+            log.append_leader(&batch, 2000).unwrap();
+        }
+        log.close_write_state().unwrap();
+        assert!(matches!(
+            log.append_leader(&encode_batch(1, 1, None, false, Compression::None), 1),
+            Err(LogError::Closed)
+        ));
+        sync_filesystem(dir.path()).unwrap();
+        log.close_checkpoint().unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        log.close_mark_clean().unwrap();
+        sync_filesystem(dir.path()).unwrap();
+        assert!(checkpoint::clean_shutdown_marked(dir.path()));
+        drop(log);
+        let reopened = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(reopened.log_end_offset(), 15);
+        assert_eq!(reopened.offsets.recovery_point.load(Ordering::Acquire), 15);
+    }
+
+    #[test]
+    fn steps_out_of_order_write_no_clean_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert!(matches!(
+            log.close_checkpoint(),
+            Err(LogError::CloseOutOfOrder(_))
+        ));
+        log.close_write_state().unwrap();
+        assert!(matches!(
+            log.close_mark_clean(),
+            Err(LogError::CloseOutOfOrder(_))
+        ));
+        assert!(!checkpoint::clean_shutdown_marked(dir.path()));
+    }
+}
