@@ -23,6 +23,7 @@ LIST_OFFSETS = 2
 METADATA = 3
 API_VERSIONS = 18
 CREATE_TOPICS = 19
+CREATE_PARTITIONS = 37
 
 # Error codes (subset)
 NONE = 0
@@ -38,6 +39,7 @@ FLEXIBLE_FROM = {
     METADATA: 9,
     API_VERSIONS: 3,
     CREATE_TOPICS: 5,
+    CREATE_PARTITIONS: 2,
 }
 
 # Versions this module can encode/decode (inclusive ranges).
@@ -46,6 +48,7 @@ SUPPORTED = {
     METADATA: (1, 12),
     API_VERSIONS: (0, 4),
     CREATE_TOPICS: (2, 7),
+    CREATE_PARTITIONS: (0, 3),
 }
 
 
@@ -513,6 +516,41 @@ class KafkaConnection:
 
         out = {}
         for name, err, msg in r.array(read_topic):
+            out[name] = (err, msg)
+        r.tags()
+        return out
+
+    # -- CreatePartitions --------------------------------------------------
+
+    def create_partitions(self, topics, timeout_ms: int = 10000, version: int | None = None):
+        """topics: list of (name, new_total_count); no manual assignments.
+
+        Returns {name: (error_code, error_message)}."""
+        v = self.pick_version(CREATE_PARTITIONS) if version is None else version
+        flexible = v >= FLEXIBLE_FROM[CREATE_PARTITIONS]
+        w = Writer(flexible)
+
+        def topic(w, t):
+            w.string(t[0]).int32(t[1])
+            w.array(None, None)  # assignments: null, the broker places them
+            w.tags()
+
+        w.array(list(topics), topic)
+        w.int32(timeout_ms)
+        w.boolean(False)  # validate_only
+        w.tags()
+        r = self.request(CREATE_PARTITIONS, v, w.getvalue())
+        r.int32()  # throttle_time_ms
+
+        def read_result(r):
+            name = r.string()
+            err = r.int16()
+            msg = r.string()
+            r.tags()
+            return name, err, msg
+
+        out = {}
+        for name, err, msg in r.array(read_result):
             out[name] = (err, msg)
         r.tags()
         return out

@@ -161,6 +161,8 @@ class StraitServer:
         self.starts = 0
         self._expect_exit = True  # not running yet
         self.unexpected_exit: str | None = None
+        # Runs in the child before exec (e.g. to lower resource limits).
+        self.preexec_fn = None
 
     # -- configuration -----------------------------------------------------
 
@@ -211,7 +213,7 @@ class StraitServer:
             self.proc = subprocess.Popen(
                 [str(exe), "server", "--config", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.workdir, start_new_session=True)
+                cwd=self.workdir, start_new_session=True, preexec_fn=self.preexec_fn)
         self._expect_exit = False
         self.unexpected_exit = None
         deadline = time.monotonic() + timeout

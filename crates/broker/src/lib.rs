@@ -9,6 +9,7 @@ mod auth;
 mod authz;
 pub mod config;
 pub mod errors;
+mod fan_out;
 pub mod group;
 mod handlers;
 mod local_cluster;

@@ -83,18 +83,17 @@ pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
     let broker = start(config).await?;
     wait_for_shutdown().await;
     tracing::info!("shutting down");
+    // Lets a topic creation in progress finish, so no half-made topic is left.
+    let _admin = broker.admin.lock().await;
+    let started = std::time::Instant::now();
     let b = broker.clone();
-    tokio::task::spawn_blocking(move || {
-        for topic in b.topics.all() {
-            for p in &topic.partitions {
-                if let Err(e) = p.log.close() {
-                    tracing::warn!("closing {}-{} failed: {e}", p.topic, p.index);
-                }
-            }
-        }
-    })
-    .await
-    .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+    let failed = tokio::task::spawn_blocking(move || b.topics.close_all())
+        .await
+        .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+    tracing::info!(
+        "closed every partition log in {} ms ({failed} failed)",
+        started.elapsed().as_millis()
+    );
     Ok(())
 }
 
@@ -225,8 +224,16 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     {
         let b = broker.clone();
         tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let records = b.store.topics();
-            b.topics.open_all(&records, |t| b.log_config(t))
+            b.topics.open_all(&records, |t| b.log_config(t))?;
+            let partitions: u64 = records.iter().map(|t| u64::from(t.partitions)).sum();
+            tracing::info!(
+                "opened {partitions} partition(s) of {} topic(s) in {} ms",
+                records.len(),
+                started.elapsed().as_millis()
+            );
+            Ok::<(), strait_log::LogError>(())
         })
         .await
         .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;

@@ -7,13 +7,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use strait_log::{Log, LogConfig, LogError};
 use strait_metadata::TopicRecord;
 
 use crate::storage_alarm::StorageAlarm;
 use uuid::Uuid;
+
+use crate::fan_out::fan_out;
 
 const PARTITION_METADATA: &str = "partition.metadata";
 /// Ends the name of a partition directory whose topic was deleted.
@@ -52,6 +54,9 @@ pub struct LiveTopic {
 
 pub struct TopicTable {
     dirs: Vec<PathBuf>,
+    /// Partitions placed in each log dir (same order as `dirs`), kept in
+    /// memory so placing a partition never lists a directory.
+    placed: Mutex<Vec<usize>>,
     topics: RwLock<HashMap<String, Arc<LiveTopic>>>,
 }
 
@@ -67,9 +72,14 @@ fn read_topic_id(dir: &Path) -> Option<Uuid> {
         .and_then(|id| Uuid::parse_str(id.trim()).ok())
 }
 
+/// Writes the id file (not fsynced: callers sync the filesystem once for many
+/// partitions, see [`TopicTable::sync_all_dirs`]).
 fn write_topic_id(dir: &Path, id: Uuid) -> Result<(), LogError> {
     let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
-    std::fs::write(&tmp, format!("version: 0\ntopic_id: {id}\n"))?;
+    std::fs::write(&tmp, format!("version: 0\ntopic_id: {id}\n")).map_err(|e| LogError::File {
+        path: tmp.clone(),
+        source: e,
+    })?;
     std::fs::rename(&tmp, dir.join(PARTITION_METADATA))?;
     Ok(())
 }
@@ -101,9 +111,18 @@ fn move_aside(dir: &Path) -> Result<PathBuf, LogError> {
     Ok(aside)
 }
 
+/// A partition directory being created: where, and whether this call made it
+/// (only then may a failure remove it).
+struct NewDir {
+    index: i32,
+    slot: usize,
+    dir: PathBuf,
+}
+
 impl TopicTable {
     pub fn new(dirs: Vec<PathBuf>) -> Self {
         TopicTable {
+            placed: Mutex::new(vec![0; dirs.len()]),
             dirs,
             topics: RwLock::new(HashMap::new()),
         }
@@ -117,6 +136,16 @@ impl TopicTable {
         self.topics.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn placed(&self) -> std::sync::MutexGuard<'_, Vec<usize>> {
+        self.placed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The log dir (index into `dirs`) a partition directory lives in.
+    fn slot_of(&self, dir: &Path) -> Option<usize> {
+        let parent = dir.parent()?;
+        self.dirs.iter().position(|d| d == parent)
+    }
+
     /// Opens every partition of the given topics (recovering their logs) and
     /// finishes deletions a crash interrupted: only directories renamed for
     /// deletion (`*-delete`) are removed. A partition directory that belongs
@@ -126,7 +155,7 @@ impl TopicTable {
     pub fn open_all(
         &self,
         topics: &[TopicRecord],
-        log_config: impl Fn(&TopicRecord) -> LogConfig,
+        log_config: impl Fn(&TopicRecord) -> LogConfig + Sync,
     ) -> Result<(), LogError> {
         let mut found: HashMap<String, PathBuf> = HashMap::new();
         for dir in &self.dirs {
@@ -148,35 +177,98 @@ impl TopicTable {
                 }
             }
         }
-        let mut live = HashMap::new();
-        for topic in topics {
-            let config = log_config(topic);
-            let mut partitions = Vec::with_capacity(topic.partitions as usize);
+        // Which directory each partition uses, decided before any log opens.
+        let mut existing: Vec<(usize, i32, PathBuf)> = Vec::new();
+        let mut missing: Vec<(usize, i32)> = Vec::new();
+        for (t, topic) in topics.iter().enumerate() {
             for index in 0..topic.partitions as i32 {
                 let name = partition_dir_name(&topic.name, index);
-                let dir = match found.remove(&name) {
-                    Some(d) if read_topic_id(&d) == Some(topic.id) => d,
-                    Some(stale) => {
-                        let aside = move_aside(&stale)?;
-                        tracing::warn!(
-                            "partition directory {} does not belong to topic {} (id {}); moved it to {}",
-                            stale.display(),
-                            topic.name,
-                            topic.id,
-                            aside.display()
-                        );
-                        self.new_partition_dir(&name, topic.id)?
-                    }
-                    None => self.new_partition_dir(&name, topic.id)?,
-                };
-                partitions.push(Arc::new(Partition {
-                    topic: topic.name.clone(),
+                match found.remove(&name) {
+                    Some(d) => match read_topic_id(&d) {
+                        Some(id) if id == topic.id => existing.push((t, index, d)),
+                        Some(_) => {
+                            // Another topic's data without a deletion record:
+                            // kept, out of the way.
+                            let aside = move_aside(&d)?;
+                            tracing::warn!(
+                                "partition directory {} does not belong to topic {} (id {}); moved it to {}",
+                                d.display(),
+                                topic.name,
+                                topic.id,
+                                aside.display()
+                            );
+                            missing.push((t, index));
+                        }
+                        None => {
+                            // Never delete a directory whose id file is lost:
+                            // it may hold this topic's data.
+                            tracing::warn!(
+                                "partition directory {} has no readable {PARTITION_METADATA}: rewriting it",
+                                d.display()
+                            );
+                            write_topic_id(&d, topic.id)?;
+                            existing.push((t, index, d));
+                        }
+                    },
+                    None => missing.push((t, index)),
+                }
+            }
+        }
+        {
+            let mut placed = self.placed();
+            placed.iter_mut().for_each(|c| *c = 0);
+            for (_, _, d) in &existing {
+                if let Some(slot) = self.slot_of(d) {
+                    placed[slot] += 1;
+                }
+            }
+        }
+        let configs: Vec<LogConfig> = topics.iter().map(&log_config).collect();
+        let mut opened: Vec<(usize, i32, Result<Log, LogError>, PathBuf)> =
+            fan_out(&existing, |(t, index, dir)| {
+                let log = Log::open_unsynced(dir, configs[*t].clone());
+                (*t, *index, log, dir.clone())
+            });
+        for (t, index) in missing {
+            let topic = &topics[t];
+            tracing::warn!(
+                "partition {}-{index} has no directory: creating it",
+                topic.name
+            );
+            let created = self.create_dirs(topic, &[index])?;
+            for new in created {
+                let log = Log::open_unsynced(&new.dir, configs[t].clone());
+                opened.push((t, index, log, new.dir));
+            }
+        }
+        let mut by_topic: Vec<Vec<Arc<Partition>>> = topics
+            .iter()
+            .map(|t| Vec::with_capacity(t.partitions as usize))
+            .collect();
+        let mut first_error = None;
+        opened.sort_by_key(|(t, index, _, _)| (*t, *index));
+        for (t, index, log, dir) in opened {
+            match log {
+                Ok(log) => by_topic[t].push(Arc::new(Partition {
+                    topic: topics[t].name.clone(),
                     index,
-                    log: Log::open(&dir, config.clone())?,
+                    log,
                     dir,
                     alarm: StorageAlarm::default(),
-                }));
+                })),
+                Err(e) => {
+                    tracing::error!("opening partition {}-{index} failed: {e}", topics[t].name);
+                    first_error.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        // One sync makes every log's startup writes durable before any append.
+        self.sync_all_dirs()?;
+        let mut live = HashMap::new();
+        for (topic, partitions) in topics.iter().zip(by_topic) {
             live.insert(
                 topic.name.clone(),
                 Arc::new(LiveTopic {
@@ -198,27 +290,80 @@ impl TopicTable {
         Ok(())
     }
 
-    /// Picks the log dir holding the fewest partitions and creates the
-    /// partition's directory there.
-    fn new_partition_dir(&self, name: &str, id: Uuid) -> Result<PathBuf, LogError> {
-        let counts = self.dirs.iter().map(|d| {
-            std::fs::read_dir(d)
-                .map(|it| it.filter(|e| e.is_ok()).count())
-                .unwrap_or(usize::MAX)
+    /// Creates the directories (with their id files) of the given partitions,
+    /// each in the log dir holding the fewest partitions; the caller makes
+    /// them durable with [`TopicTable::sync_all_dirs`]. On failure every
+    /// directory created here is removed again.
+    fn create_dirs(&self, topic: &TopicRecord, indexes: &[i32]) -> Result<Vec<NewDir>, LogError> {
+        if self.dirs.is_empty() {
+            return Err(LogError::Io(std::io::Error::other(
+                "no log directory is configured",
+            )));
+        }
+        let planned: Vec<(i32, usize)> = {
+            let mut placed = self.placed();
+            indexes
+                .iter()
+                .map(|&index| {
+                    let slot = placed
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, c)| **c)
+                        .map_or(0, |(i, _)| i);
+                    placed[slot] += 1;
+                    (index, slot)
+                })
+                .collect()
+        };
+        let results = fan_out(&planned, |&(index, slot)| {
+            let dir = self.dirs[slot].join(partition_dir_name(&topic.name, index));
+            let made = std::fs::create_dir(&dir);
+            let made_here = made.is_ok();
+            let outcome = match made {
+                Ok(()) => write_topic_id(&dir, topic.id),
+                Err(e) => Err(LogError::File {
+                    path: dir.clone(),
+                    source: e,
+                }),
+            };
+            (NewDir { index, slot, dir }, made_here, outcome)
         });
-        let best = counts
-            .enumerate()
-            .min_by_key(|(_, c)| *c)
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        let base = self
-            .dirs
-            .get(best)
-            .ok_or_else(|| LogError::Io(std::io::Error::other("no log directory is configured")))?;
-        let dir = base.join(name);
-        std::fs::create_dir_all(&dir)?;
-        write_topic_id(&dir, id)?;
-        Ok(dir)
+        let mut failure = None;
+        let mut created = Vec::with_capacity(results.len());
+        let mut made_here = Vec::new();
+        for (new, made, outcome) in results {
+            if made {
+                made_here.push(new.dir.clone());
+            }
+            match outcome {
+                Ok(()) => created.push(new),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    self.placed()[new.slot] -= 1;
+                }
+            }
+        }
+        if let Some(e) = failure {
+            for new in &created {
+                self.placed()[new.slot] -= 1;
+            }
+            self.remove_new_dirs(&made_here);
+            return Err(e);
+        }
+        Ok(created)
+    }
+
+    /// Removes directories this table just created for a failed operation;
+    /// they hold no data yet.
+    fn remove_new_dirs(&self, dirs: &[PathBuf]) {
+        for dir in dirs {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                tracing::error!(
+                    "could not remove half-created partition directory {}: {e}",
+                    dir.display()
+                );
+            }
+        }
     }
 
     fn open_partitions(
@@ -227,19 +372,45 @@ impl TopicTable {
         range: std::ops::Range<i32>,
         config: &LogConfig,
     ) -> Result<Vec<Arc<Partition>>, LogError> {
-        range
-            .map(|index| {
-                let dir =
-                    self.new_partition_dir(&partition_dir_name(&topic.name, index), topic.id)?;
-                Ok(Arc::new(Partition {
+        let indexes: Vec<i32> = range.collect();
+        let created = self.create_dirs(topic, &indexes)?;
+        let opened = fan_out(&created, |new| Log::open_unsynced(&new.dir, config.clone()));
+        let mut partitions = Vec::with_capacity(created.len());
+        let mut failure = self.sync_all_dirs().err();
+        for (new, log) in created.iter().zip(opened) {
+            match log {
+                Ok(log) => partitions.push(Arc::new(Partition {
                     topic: topic.name.clone(),
-                    index,
-                    log: Log::open(&dir, config.clone())?,
-                    dir,
+                    index: new.index,
+                    dir: new.dir.clone(),
+                    log,
                     alarm: StorageAlarm::default(),
-                }))
-            })
-            .collect()
+                })),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = failure {
+            tracing::error!(
+                "creating partitions of {} failed ({e}): removing the {} new directories",
+                topic.name,
+                created.len()
+            );
+            for p in partitions {
+                let _ = p.log.close();
+            }
+            {
+                let mut placed = self.placed();
+                for new in &created {
+                    placed[new.slot] -= 1;
+                }
+            }
+            let dirs: Vec<PathBuf> = created.into_iter().map(|n| n.dir).collect();
+            self.remove_new_dirs(&dirs);
+            return Err(e);
+        }
+        Ok(partitions)
     }
 
     /// Creates the partitions of a new topic.
@@ -276,6 +447,53 @@ impl TopicTable {
         Ok(())
     }
 
+    /// Makes everything written under the log dirs durable: one filesystem
+    /// sync per log dir instead of an fsync per file.
+    pub fn sync_all_dirs(&self) -> Result<(), LogError> {
+        self.dirs
+            .iter()
+            .try_for_each(|d| strait_log::sync_filesystem(d))
+    }
+
+    /// Closes every partition log, many at a time and with three filesystem
+    /// syncs in all (see `Log::close_write_state`). Returns how many logs were
+    /// not closed cleanly (each is logged; the next start recovers them).
+    pub fn close_all(&self) -> usize {
+        type Step = fn(&Log) -> Result<(), LogError>;
+        let steps: [(&str, Step); 3] = [
+            ("writing the producer state of", Log::close_write_state),
+            ("checkpointing", Log::close_checkpoint),
+            ("marking clean", Log::close_mark_clean),
+        ];
+        let mut open: Vec<Arc<Partition>> = self
+            .all()
+            .iter()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect();
+        let total = open.len();
+        for (what, step) in steps {
+            let results = fan_out(&open, |p| step(&p.log));
+            open = open
+                .into_iter()
+                .zip(results)
+                .filter_map(|(p, r)| match r {
+                    Ok(()) => Some(p),
+                    Err(e) => {
+                        tracing::warn!("{what} {}-{} failed: {e}", p.topic, p.index);
+                        None
+                    }
+                })
+                .collect();
+            if let Err(e) = self.sync_all_dirs() {
+                tracing::error!(
+                    "syncing the log dirs after {what} the partitions failed: {e}; none is marked clean"
+                );
+                return total;
+            }
+        }
+        total - open.len()
+    }
+
     /// Removes a topic and deletes its partition directories. Each directory
     /// is first renamed to `<name>.<topic id>-delete`, the record a restart
     /// needs to finish an interrupted deletion.
@@ -283,6 +501,10 @@ impl TopicTable {
         let removed = self.write().remove(name);
         if let Some(topic) = removed {
             for p in &topic.partitions {
+                if let Some(slot) = self.slot_of(&p.dir) {
+                    let mut placed = self.placed();
+                    placed[slot] = placed[slot].saturating_sub(1);
+                }
                 p.log.close()?;
                 let marked = renamed(&p.dir, &format!(".{}{DELETE_SUFFIX}", topic.id.simple()));
                 std::fs::rename(&p.dir, &marked)?;
@@ -323,5 +545,117 @@ impl TopicTable {
                 p.log.update_config(config.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn record(name: &str, partitions: u32) -> TopicRecord {
+        TopicRecord {
+            name: name.into(),
+            id: Uuid::new_v4(),
+            partitions,
+            replication_factor: 1,
+            configs: BTreeMap::new(),
+            created_ms: 0,
+        }
+    }
+
+    fn partition_dirs(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn partitions_spread_over_log_dirs_without_listing_them() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let table = TopicTable::new(vec![a.path().into(), b.path().into()]);
+        table.open_all(&[], |_| LogConfig::default()).unwrap();
+        table
+            .create(&record("t", 10), &LogConfig::default())
+            .unwrap();
+        assert_eq!(partition_dirs(a.path()).len(), 5);
+        assert_eq!(partition_dirs(b.path()).len(), 5);
+        table.delete("t").unwrap();
+        assert_eq!(*table.placed(), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_failed_creation_removes_only_the_directories_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory in the way of partition 3 (never ours to delete).
+        std::fs::create_dir(dir.path().join("t-3")).unwrap();
+        std::fs::write(dir.path().join("t-3").join("keep"), b"x").unwrap();
+        let table = TopicTable::new(vec![dir.path().into()]);
+        let topic = record("t", 6);
+        assert!(table.create(&topic, &LogConfig::default()).is_err());
+        assert!(table.get("t").is_none());
+        assert_eq!(partition_dirs(dir.path()), vec!["t-3".to_string()]);
+        assert!(dir.path().join("t-3").join("keep").exists());
+        assert_eq!(*table.placed(), vec![0]);
+    }
+
+    #[test]
+    fn a_partition_directory_without_its_id_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let topic = record("t", 1);
+        let table = TopicTable::new(vec![dir.path().into()]);
+        table.create(&topic, &LogConfig::default()).unwrap();
+        let p = table.partition("t", 0).unwrap();
+        p.log
+            .append_leader(&strait_log_test_batch(), 1_000)
+            .unwrap();
+        assert_eq!(table.close_all(), 0);
+        std::fs::remove_file(p.dir.join(PARTITION_METADATA)).unwrap();
+        drop(p);
+        let table = TopicTable::new(vec![dir.path().into()]);
+        table
+            .open_all(&[topic.clone()], |_| LogConfig::default())
+            .unwrap();
+        let p = table.partition("t", 0).unwrap();
+        assert_eq!(p.log.log_end_offset(), 1);
+        assert_eq!(read_topic_id(&p.dir), Some(topic.id));
+    }
+
+    /// One v2 batch of one record.
+    fn strait_log_test_batch() -> Vec<u8> {
+        use kafka_protocol::records::{
+            Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+        };
+        let record = Record {
+            transactional: false,
+            control: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1_000,
+            key: None,
+            value: Some(bytes::Bytes::from_static(b"v")),
+            headers: Default::default(),
+            delete_horizon: false,
+        };
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &[record],
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.to_vec()
     }
 }

@@ -36,6 +36,14 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
         .map_err(|e| LogError::file(dir, e))
 }
 
+/// Flushes every dirty file of the filesystem holding `path` (syncfs): one call makes the
+/// unsynced writes of many logs durable at once.
+pub fn sync_filesystem(path: &Path) -> Result<(), LogError> {
+    File::open(path)
+        .and_then(|d| rustix::fs::syncfs(&d).map_err(io::Error::from))
+        .map_err(|e| LogError::file(path, e))
+}
+
 /// Replaces `dir/name` with `contents` via a temporary file and a rename, so readers see the old
 /// or the new contents, never a mix. With `durable`, the data and the rename are fsynced.
 pub(crate) fn write_atomically(
@@ -120,7 +128,12 @@ impl OffsetsCheckpoint {
 
     /// Durably replaces the checkpoint.
     pub(crate) fn write(&self, dir: &Path) -> Result<(), LogError> {
-        write_atomically(dir, CHECKPOINT_FILE, self.encode().as_bytes(), true)
+        self.write_with(dir, true)
+    }
+
+    /// Replaces the checkpoint, fsyncing it only with `durable`.
+    pub(crate) fn write_with(&self, dir: &Path, durable: bool) -> Result<(), LogError> {
+        write_atomically(dir, CHECKPOINT_FILE, self.encode().as_bytes(), durable)
     }
 }
 
@@ -131,14 +144,26 @@ pub(crate) fn clean_shutdown_marked(dir: &Path) -> bool {
 
 /// Durably creates the clean-shutdown marker.
 pub(crate) fn mark_clean_shutdown(dir: &Path) -> Result<(), LogError> {
-    write_atomically(dir, CLEAN_SHUTDOWN_FILE, b"clean\n", true)
+    mark_clean_shutdown_with(dir, true)
+}
+
+/// Creates the clean-shutdown marker, fsyncing it only with `durable`.
+pub(crate) fn mark_clean_shutdown_with(dir: &Path, durable: bool) -> Result<(), LogError> {
+    write_atomically(dir, CLEAN_SHUTDOWN_FILE, b"clean\n", durable)
 }
 
 /// Durably removes the clean-shutdown marker (so that a later crash is detected).
+#[cfg(test)]
 pub(crate) fn clear_clean_shutdown(dir: &Path) -> Result<(), LogError> {
+    clear_clean_shutdown_with(dir, true)
+}
+
+/// Removes the clean-shutdown marker, fsyncing the directory only with `durable`.
+pub(crate) fn clear_clean_shutdown_with(dir: &Path, durable: bool) -> Result<(), LogError> {
     let path = dir.join(CLEAN_SHUTDOWN_FILE);
     match fs::remove_file(&path) {
-        Ok(()) => sync_dir(dir),
+        Ok(()) if durable => sync_dir(dir),
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(LogError::file(&path, e)),
     }

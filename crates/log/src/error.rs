@@ -109,6 +109,11 @@ pub enum LogError {
         log_end_offset: i64,
     },
 
+    /// A step of a group close ([`crate::Log::close_write_state`] and the next) called before
+    /// the step it follows.
+    #[error("log close steps called out of order: {0}")]
+    CloseOutOfOrder(&'static str),
+
     /// A request to move the log backwards (`reset_empty_to` below the log end offset).
     #[error("cannot move the log to offset {offset}: log end offset is {log_end_offset}")]
     InvalidOffset {

@@ -6,16 +6,16 @@
 //! the batch's base offset minus the segment base. It must never read the log file, nor decide
 //! when an entry is due — the segment does that.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::LogError;
+use crate::lazy_file::LazyFile;
 
 /// One fixed-size entry of an index file.
-pub(crate) trait IndexEntry: Copy {
+pub(crate) trait IndexEntry: Copy + PartialEq {
     /// Encoded size in bytes.
     const SIZE: usize;
     /// Writes the entry into `out` (exactly `SIZE` bytes).
@@ -85,8 +85,7 @@ pub(crate) enum IndexFileState {
 /// time; readers take the lock only for the in-memory search.
 #[derive(Debug)]
 pub(crate) struct Index<E: IndexEntry> {
-    path: PathBuf,
-    file: File,
+    file: LazyFile,
     entries: RwLock<Vec<E>>,
 }
 
@@ -102,30 +101,26 @@ fn write_guard<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 impl<E: IndexEntry> Index<E> {
     /// Opens (creating if absent) the index file and loads its entries.
     pub(crate) fn open(path: &Path) -> Result<(Self, IndexFileState), LogError> {
-        let existed = path.exists();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| LogError::file(path, e))?;
-        let len = file.metadata().map_err(|e| LogError::file(path, e))?.len();
-        let (entries, state) = if !existed {
-            (Vec::new(), IndexFileState::Missing)
-        } else if len % E::SIZE as u64 != 0 {
-            (Vec::new(), IndexFileState::Malformed)
-        } else {
-            let mut bytes = vec![0u8; len as usize];
-            file.read_exact_at(&mut bytes, 0)
-                .map_err(|e| LogError::file(path, e))?;
-            let entries = bytes.chunks_exact(E::SIZE).map(E::decode).collect();
-            (entries, IndexFileState::Loaded)
+        let (entries, state) = match std::fs::read(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .map_err(|e| LogError::file(path, e))?;
+                (Vec::new(), IndexFileState::Missing)
+            }
+            Err(e) => return Err(LogError::file(path, e)),
+            Ok(bytes) if bytes.len() % E::SIZE != 0 => (Vec::new(), IndexFileState::Malformed),
+            Ok(bytes) => (
+                bytes.chunks_exact(E::SIZE).map(E::decode).collect(),
+                IndexFileState::Loaded,
+            ),
         };
         Ok((
             Index {
-                path: path.to_path_buf(),
-                file,
+                file: LazyFile::new(path.to_path_buf()),
                 entries: RwLock::new(entries),
             },
             state,
@@ -134,22 +129,14 @@ impl<E: IndexEntry> Index<E> {
 
     /// Creates a new, empty index file (truncating any existing one).
     pub(crate) fn create(path: &Path) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| LogError::file(path, e))?;
         Ok(Index {
-            path: path.to_path_buf(),
-            file,
+            file: LazyFile::create_empty(path.to_path_buf())?,
             entries: RwLock::new(Vec::new()),
         })
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// A read view of all entries.
@@ -186,7 +173,7 @@ impl<E: IndexEntry> Index<E> {
         let at = (self.len() * E::SIZE) as u64;
         if let Err(e) = self.file.write_all_at(&bytes, at) {
             let _ = self.file.set_len(at);
-            return Err(LogError::file(&self.path, e));
+            return Err(e);
         }
         Ok(())
     }
@@ -211,21 +198,19 @@ impl<E: IndexEntry> Index<E> {
         for (entry, out) in new.iter().zip(bytes.chunks_exact_mut(E::SIZE)) {
             entry.encode(out);
         }
-        let write = || -> io::Result<()> {
-            self.file.set_len(0)?;
-            self.file.write_all_at(&bytes, 0)?;
-            self.file.set_len(bytes.len() as u64)
-        };
-        write().map_err(|e| LogError::file(&self.path, e))?;
+        if *entries == new && self.file.len()? == bytes.len() as u64 {
+            return Ok(());
+        }
+        self.file.set_len(0)?;
+        self.file.write_all_at(&bytes, 0)?;
+        self.file.set_len(bytes.len() as u64)?;
         *entries = new;
         Ok(())
     }
 
-    /// fsyncs the index file.
+    /// fsyncs the index file if it was written since the last sync.
     pub(crate) fn sync(&self) -> Result<(), LogError> {
-        self.file
-            .sync_data()
-            .map_err(|e| LogError::file(&self.path, e))
+        self.file.sync_if_dirty()
     }
 }
 

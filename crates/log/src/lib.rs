@@ -21,6 +21,7 @@ mod compact;
 mod config;
 mod error;
 mod index;
+mod lazy_file;
 mod log;
 mod producer_state;
 mod recovery;
@@ -30,6 +31,7 @@ mod snapshot;
 
 pub use aborted_txns::AbortedTxn;
 pub use batch::{BatchHeader, HEADER_SIZE, split_and_verify};
+pub use checkpoint::sync_filesystem;
 pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
 pub use error::LogError;

@@ -104,6 +104,11 @@ struct SharedOffsets {
 
 impl SharedOffsets {
     fn write_checkpoint(&self) -> Result<(), LogError> {
+        self.write_checkpoint_with(true)
+    }
+
+    /// Rewrites the checkpoint; without `durable`, a later filesystem sync must make it so.
+    fn write_checkpoint_with(&self, durable: bool) -> Result<(), LogError> {
         let _guard = lock(&self.checkpoint_lock);
         OffsetsCheckpoint {
             log_start_offset: self.log_start.load(Ordering::Acquire),
@@ -112,7 +117,7 @@ impl SharedOffsets {
                 .load(Ordering::Acquire)
                 .min(self.log_end.load(Ordering::Acquire)),
         }
-        .write(&self.dir)
+        .write_with(&self.dir, durable)
     }
 
     /// fsyncs every segment of `segments` holding offsets in `[recovery point, offset)` and
@@ -218,6 +223,17 @@ impl Log {
     /// Opens (creating if missing) the log in `dir`, recovering it if it was not closed
     /// cleanly.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Log, LogError> {
+        Self::open_with(dir, config, true)
+    }
+
+    /// Like [`Log::open`], but the files it writes (checkpoint, the removal of the
+    /// clean-shutdown marker) are not fsynced: the caller opens many logs, then makes them all
+    /// durable with one [`sync_filesystem`](crate::sync_filesystem) before appending to any.
+    pub fn open_unsynced(dir: &Path, config: LogConfig) -> Result<Log, LogError> {
+        Self::open_with(dir, config, false)
+    }
+
+    fn open_with(dir: &Path, config: LogConfig, durable: bool) -> Result<Log, LogError> {
         fs::create_dir_all(dir).map_err(|e| LogError::file(dir, e))?;
         let loaded = recovery::load(dir, &config)?;
         let first_unstable = loaded
@@ -252,8 +268,8 @@ impl Log {
             let mut w = lock(&log.writer);
             log.prune_snapshots(&mut w)?;
         }
-        log.write_checkpoint()?;
-        checkpoint::clear_clean_shutdown(dir)?;
+        log.offsets.write_checkpoint_with(durable)?;
+        checkpoint::clear_clean_shutdown_with(dir, durable)?;
         Ok(log)
     }
 
@@ -1265,6 +1281,8 @@ fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
         Err(e) => Err(LogError::file(path, e)),
     }
 }
+
+mod group_close;
 
 #[cfg(test)]
 mod compaction_tests;

@@ -6,9 +6,8 @@
 //! rebuilding indexes). It must never assign offsets, validate producers, or decide when to
 //! roll or delete — the log does that. Readers never take a lock around disk reads.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -20,6 +19,7 @@ use kafka_protocol::records::RecordBatchDecoder;
 use crate::batch::{BatchHeader, BatchSpan, HEADER_SIZE, crc_matches};
 use crate::error::LogError;
 use crate::index::{IndexFileState, OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use crate::lazy_file::LazyFile;
 
 /// Largest offset distance from a segment's base that its indexes can hold (Kafka keeps
 /// relative offsets within `i32`).
@@ -99,7 +99,7 @@ pub(crate) enum HeaderAt {
 /// Sequential or random header/batch access to a segment file through a read window, so that
 /// walking many small batches costs few system calls. Never reads past `limit`.
 pub(crate) struct BatchCursor<'a> {
-    file: &'a File,
+    file: &'a LazyFile,
     path: &'a Path,
     limit: u64,
     window: Vec<u8>,
@@ -108,7 +108,7 @@ pub(crate) struct BatchCursor<'a> {
 }
 
 impl<'a> BatchCursor<'a> {
-    fn new(file: &'a File, path: &'a Path, limit: u64, window_size: usize) -> Self {
+    fn new(file: &'a LazyFile, path: &'a Path, limit: u64, window_size: usize) -> Self {
         BatchCursor {
             file,
             path,
@@ -140,7 +140,9 @@ impl<'a> BatchCursor<'a> {
                 )));
             }
             self.window.clear();
-            if let Err(e) = read_exact_into(self.file, &mut self.window, pos, want) {
+            // Opens the file on the first read only: an empty segment never needs it.
+            let file = self.file.get()?;
+            if let Err(e) = read_exact_into(file, &mut self.window, pos, want) {
                 self.window.clear();
                 return Err(self.io(e));
             }
@@ -182,7 +184,7 @@ impl<'a> BatchCursor<'a> {
             return Ok(Bytes::from(window).slice(at..at + len));
         }
         let mut out = Vec::new();
-        read_exact_into(self.file, &mut out, pos, len).map_err(|e| self.io(e))?;
+        read_exact_into(self.file.get()?, &mut out, pos, len).map_err(|e| self.io(e))?;
         Ok(Bytes::from(out))
     }
 }
@@ -266,7 +268,8 @@ impl IndexCursor {
 pub(crate) struct Segment {
     base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Opened on first read or write, so idle segments hold no descriptor.
+    log: LazyFile,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
     /// Bytes of whole, indexed batches that readers may see.
@@ -281,13 +284,7 @@ impl Segment {
     /// Creates a new empty segment (replacing any files of the same base offset).
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, LogError> {
         let log_path = dir.join(log_file_name(base_offset));
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&log_path)
-            .map_err(|e| LogError::file(&log_path, e))?;
+        let log = LazyFile::create_empty(log_path.clone())?;
         let offset_index = OffsetIndex::create(&dir.join(index_file_name(base_offset)))?;
         let time_index = TimeIndex::create(&dir.join(time_index_file_name(base_offset)))?;
         Ok(Segment {
@@ -308,15 +305,8 @@ impl Segment {
     /// malformed.
     pub(crate) fn open(dir: &Path, base_offset: i64) -> Result<(Segment, bool), LogError> {
         let log_path = dir.join(log_file_name(base_offset));
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&log_path)
-            .map_err(|e| LogError::file(&log_path, e))?;
-        let size = log
-            .metadata()
-            .map_err(|e| LogError::file(&log_path, e))?
-            .len();
+        let log = LazyFile::new(log_path.clone());
+        let size = log.len()?;
         let (offset_index, offset_state) =
             OffsetIndex::open(&dir.join(index_file_name(base_offset)))?;
         let (time_index, time_state) =
@@ -419,7 +409,7 @@ impl Segment {
         let start = self.size.load(Ordering::Acquire);
         if let Err(e) = self.log.write_all_at(bytes, start) {
             let _ = self.log.set_len(start);
-            return Err(LogError::file(&self.log_path, e));
+            return Err(e);
         }
         let mut cursor = IndexCursor {
             bytes_since_index: self.bytes_since_index.load(Ordering::Relaxed),
@@ -475,11 +465,9 @@ impl Segment {
         Ok(())
     }
 
-    /// fsyncs the log file and both indexes.
+    /// fsyncs whichever of the log file and its indexes were written since the last sync.
     pub(crate) fn sync(&self) -> Result<(), LogError> {
-        self.log
-            .sync_data()
-            .map_err(|e| LogError::file(&self.log_path, e))?;
+        self.log.sync_if_dirty()?;
         self.offset_index.sync()?;
         self.time_index.sync()
     }
@@ -503,11 +491,7 @@ impl Segment {
     /// Validates every batch (structure, offsets, CRC) from the start of the file, truncates
     /// the file at the first invalid or partial batch, and rebuilds both indexes.
     pub(crate) fn recover(&self, index_interval: u32) -> Result<Recovered, LogError> {
-        let file_len = self
-            .log
-            .metadata()
-            .map_err(|e| LogError::file(&self.log_path, e))?
-            .len();
+        let file_len = self.log.len()?;
         let mut cursor = self.cursor(file_len, RECOVERY_WINDOW);
         let mut indexing = IndexCursor {
             bytes_since_index: 0,
@@ -555,9 +539,7 @@ impl Segment {
         }
         let truncated_bytes = file_len - pos;
         if truncated_bytes > 0 {
-            self.log
-                .set_len(pos)
-                .map_err(|e| LogError::file(&self.log_path, e))?;
+            self.log.set_len(pos)?;
         }
         indexing.maybe_time_entry(self.base_offset, &mut times);
         self.offset_index.replace(offsets)?;
@@ -823,6 +805,7 @@ mod tests {
     use crate::batch::split_and_verify;
     use crate::batch::tests::encode_batch;
     use kafka_protocol::records::Compression;
+    use std::fs::OpenOptions;
 
     /// Appends `n` batches of 2 records at offsets base, base+2, ...
     fn filled(dir: &Path, base: i64, n: usize, interval: u32) -> (Segment, Vec<u8>) {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod fd_limit;
 mod huge_alloc;
 
 #[global_allocator]
@@ -57,6 +58,13 @@ fn main() -> ExitCode {
 }
 
 fn run_server(config: PathBuf) -> anyhow::Result<()> {
+    match fd_limit::raise_to_hard() {
+        Ok(r) if r.now > r.before => {
+            tracing::info!("raised the open-file limit from {} to {}", r.before, r.now)
+        }
+        Ok(r) => tracing::info!("open-file limit is {} (hard limit {})", r.now, r.hard),
+        Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
+    }
     let config = strait_broker::BrokerConfig::load(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,6 +11,7 @@ mod groups;
 pub mod links;
 mod list_offsets;
 mod metadata;
+mod partition_cap;
 mod produce;
 mod producer_id;
 mod records;

@@ -17,6 +17,7 @@ use kafka_protocol::messages::{
 };
 use strait_metadata::{MetadataError, TopicRecord};
 
+use super::partition_cap::{self, PartitionBudget, RequestedTopic, TOO_MANY_PARTITIONS};
 use super::{str_bytes, topic_name, validate_topic_name};
 use crate::errors;
 use crate::state::Broker;
@@ -182,8 +183,28 @@ pub async fn create(
     req: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
-    let _guard = broker.admin.lock().await;
     let mut resp = CreateTopicsResponse::default();
+    let requested = req.topics.iter().map(|t| RequestedTopic {
+        num_partitions: t.num_partitions,
+        assignments: t.assignments.len(),
+    });
+    if !partition_cap::create_topics_allowed(requested, broker.config.num_partitions) {
+        tracing::warn!(
+            "refused a CreateTopics request asking for more than {} partitions",
+            partition_cap::MAX_PARTITIONS_PER_REQUEST
+        );
+        for topic in req.topics {
+            let mut result = CreatableTopicResult::default();
+            result.name = topic.name;
+            result.num_partitions = -1;
+            result.replication_factor = -1;
+            result.error_code = ResponseError::PolicyViolation.code();
+            result.error_message = Some(str_bytes(TOO_MANY_PARTITIONS));
+            resp.topics.push(result);
+        }
+        return resp;
+    }
+    let _guard = broker.admin.lock().await;
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = req
         .topics
@@ -352,6 +373,7 @@ pub async fn create_partitions(
 ) -> CreatePartitionsResponse {
     let _guard = broker.admin.lock().await;
     let mut resp = CreatePartitionsResponse::default();
+    let mut budget = PartitionBudget::default();
     for topic in req.topics {
         let name = topic.name.0.to_string();
         let mut result = CreatePartitionsTopicResult::default();
@@ -362,6 +384,7 @@ pub async fn create_partitions(
             topic.count,
             topic.assignments.as_deref(),
             req.validate_only,
+            &mut budget,
         )
         .await;
         if let Err((code, message)) = outcome {
@@ -381,6 +404,7 @@ async fn grow(
         &[kafka_protocol::messages::create_partitions_request::CreatePartitionsAssignment],
     >,
     validate_only: bool,
+    budget: &mut PartitionBudget,
 ) -> Result<(), Failure> {
     let Some(mut record) = broker.store.topic(name) else {
         return Err((
@@ -428,9 +452,13 @@ async fn grow(
             .collect();
         check_assignments(broker, ids.iter().map(Vec::as_slice))?;
     }
+    if !budget.charge((count - current) as u64) {
+        return Err((ResponseError::PolicyViolation, TOO_MANY_PARTITIONS.into()));
+    }
     if validate_only {
         return Ok(());
     }
+    let before = record.clone();
     record.partitions = count as u32;
     let b = broker.clone();
     tokio::task::spawn_blocking(move || {
@@ -438,9 +466,19 @@ async fn grow(
             .update_topic(record.clone())
             .map_err(|e| errors::metadata_failure(&e))?;
         let config = b.log_config(&record);
-        b.topics
-            .grow(&record, &config)
-            .map_err(|e| errors::log_failure(&e))
+        if let Err(e) = b.topics.grow(&record, &config) {
+            // The new partitions' directories are gone again: so must they be
+            // from the metadata.
+            tracing::error!("adding partitions to {} failed: {e}", record.name);
+            if let Err(m) = b.store.update_topic(before) {
+                tracing::error!(
+                    "restoring the partition count of {} failed: {m}",
+                    record.name
+                );
+            }
+            return Err(errors::log_failure(&e));
+        }
+        Ok(())
     })
     .await
     .unwrap_or_else(|e| Err((ResponseError::UnknownServerError, e.to_string())))?;
