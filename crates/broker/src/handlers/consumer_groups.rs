@@ -116,6 +116,22 @@ pub fn heartbeat(
             });
         }
         Err(e) => {
+            if let GroupError::InvalidRequest(why) = &e {
+                tracing::warn!(
+                    "invalid ConsumerGroupHeartbeat from {} for group {} (member {:?}, epoch {}): {why}",
+                    request.client_host,
+                    request.group_id,
+                    request.member_id,
+                    request.member_epoch
+                );
+            } else {
+                tracing::debug!(
+                    "ConsumerGroupHeartbeat for group {} (member {:?}, epoch {}): {e}",
+                    request.group_id,
+                    request.member_id,
+                    request.member_epoch
+                );
+            }
             resp.error_code = group_error(&e).code();
             resp.error_message = Some(str_bytes(match &e {
                 GroupError::GroupIdNotFound => {

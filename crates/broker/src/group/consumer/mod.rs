@@ -194,7 +194,12 @@ pub fn validate(req: &ConsumerHeartbeat, version: i16) -> Result<(), GroupError>
         }
         _ => return Err(invalid("MemberEpoch is invalid.")),
     }
-    if req.subscribed_topic_regex.is_some() {
+    // An empty regex clears one; without regex support that is nothing.
+    if req
+        .subscribed_topic_regex
+        .as_deref()
+        .is_some_and(|r| !r.is_empty())
+    {
         return Err(invalid(
             "SubscribedTopicRegex is not supported by this broker; subscribe to topic names.",
         ));
