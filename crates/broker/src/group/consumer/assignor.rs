@@ -200,7 +200,7 @@ mod tests {
         for (t, n) in c {
             if s.values().any(|ts| ts.contains(t)) {
                 for p in 0..*n {
-                    assert!(seen.contains(&(t.clone(), *p)), "{t}-{p} unassigned");
+                    assert!(seen.contains(&(t.clone(), p)), "{t}-{p} unassigned");
                 }
             }
         }
