@@ -72,6 +72,12 @@ pub fn range(
     out
 }
 
+fn give(out: &mut BTreeMap<String, Assignment>, member: &str, topic: &str, p: i32) {
+    if let Some(a) = out.get_mut(member) {
+        a.entry(topic.to_string()).or_default().insert(p);
+    }
+}
+
 fn total(a: &Assignment) -> usize {
     a.values().map(BTreeSet::len).sum()
 }
@@ -99,8 +105,7 @@ pub fn uniform(
             }
             for &p in ps {
                 if exists(topic, p) && taken.insert((topic.clone(), p)) {
-                    out.get_mut(member)
-                        .map(|a| a.entry(topic.clone()).or_default().insert(p));
+                    give(&mut out, member, topic, p);
                 }
             }
         }
@@ -118,8 +123,7 @@ pub fn uniform(
                 .map(|(m, _)| m.clone());
             if let Some(member) = least {
                 taken.insert((topic.clone(), p));
-                out.get_mut(&member)
-                    .map(|a| a.entry(topic.clone()).or_default().insert(p));
+                give(&mut out, &member, topic, p);
             }
         }
     }
@@ -144,12 +148,13 @@ pub fn uniform(
                     .min_by_key(|m| (total(&out[*m]), (*m).clone()))
                     .cloned();
                 if let Some(receiver) = receiver {
-                    if let Some(ps) = out.get_mut(donor).and_then(|a| a.get_mut(&topic)) {
-                        ps.remove(&p);
+                    if let Some(a) = out.get_mut(donor) {
+                        if let Some(ps) = a.get_mut(&topic) {
+                            ps.remove(&p);
+                        }
+                        a.retain(|_, ps| !ps.is_empty());
                     }
-                    out.get_mut(donor).map(|a| a.retain(|_, ps| !ps.is_empty()));
-                    out.get_mut(&receiver)
-                        .map(|a| a.entry(topic).or_default().insert(p));
+                    give(&mut out, &receiver, &topic, p);
                     moved = true;
                     break 'donors;
                 }
@@ -285,6 +290,6 @@ mod tests {
         assert_eq!(parts(&out["c"], "t"), vec![5, 6]);
         assert_eq!(parts(&out["a"], "u"), vec![0, 1]);
         assert_eq!(parts(&out["b"], "u"), vec![2]);
-        assert!(out["c"].get("u").is_none());
+        assert!(!out["c"].contains_key("u"));
     }
 }

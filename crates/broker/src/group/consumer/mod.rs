@@ -204,10 +204,10 @@ pub fn validate(req: &ConsumerHeartbeat, version: i16) -> Result<(), GroupError>
             "SubscribedTopicRegex is not supported by this broker; subscribe to topic names.",
         ));
     }
-    if let Some(a) = &req.server_assignor {
-        if !assignor::ASSIGNORS.contains(&a.as_str()) {
-            return Err(GroupError::UnsupportedAssignor(a.clone()));
-        }
+    if let Some(a) = &req.server_assignor
+        && !assignor::ASSIGNORS.contains(&a.as_str())
+    {
+        return Err(GroupError::UnsupportedAssignor(a.clone()));
     }
     Ok(())
 }
@@ -280,11 +280,11 @@ impl ConsumerGroup {
                 bump = true;
             }
         }
-        if let Some(a) = &req.server_assignor {
-            if member.server_assignor.as_deref() != Some(a.as_str()) {
-                member.server_assignor = Some(a.clone());
-                bump = true;
-            }
+        if let Some(a) = &req.server_assignor
+            && member.server_assignor.as_deref() != Some(a.as_str())
+        {
+            member.server_assignor = Some(a.clone());
+            bump = true;
         }
         if req.rebalance_timeout_ms > 0 {
             member.rebalance_timeout_ms = req.rebalance_timeout_ms;
@@ -430,7 +430,7 @@ impl ConsumerGroup {
                 m.session_deadline = now + cfg.consumer_session_timeout;
             }
         } else {
-            self.remove_members(&[id.clone()]);
+            self.remove_members(std::slice::from_ref(&id));
             self.subscribed_partitions = self.subscribed_partition_counts(topics);
             self.compute_target();
         }

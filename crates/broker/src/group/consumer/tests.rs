@@ -96,7 +96,13 @@ fn epochs_are_checked() {
     let now = Instant::now();
     let mut g = ConsumerGroup::new("g");
     g.heartbeat(&cfg(), &hb("a", 0), &t, now).unwrap();
-    let cases: &[(&str, i32, Option<Assignment>, Result<(), GroupError>)] = &[
+    type Case = (
+        &'static str,
+        i32,
+        Option<Assignment>,
+        Result<(), GroupError>,
+    );
+    let cases: &[Case] = &[
         ("a", 1, Some(owned(&[("t", &[0, 1])])), Ok(())),
         ("a", 2, None, Err(GroupError::FencedMemberEpoch)),
         // The previous epoch with a subset of the assignment: the answer
