@@ -106,6 +106,11 @@ def test_three_share_six_then_two_cover_all(strait_factory, topic_name):
         assert desc.type == ConsumerGroupType.CONSUMER
         assert len(desc.members) == 2
         assert sorted(len(m.assignment.topic_partitions) for m in desc.members) == [3, 3]
+        # kafka-consumer-groups describes it through ConsumerGroupDescribe.
+        res = srv.cli("kafka-consumer-groups", "--describe", "--group", group, "--members")
+        assert res.rc == 0, str(res)
+        rows = [l.split() for l in res.stdout.splitlines() if l.startswith(group)]
+        assert sorted(int(r[-1]) for r in rows) == [3, 3], res.stdout
 
         second = [f"b{i}".encode() for i in range(300)]
         kh.produce_all(srv.bootstrap, topic_name, second,
