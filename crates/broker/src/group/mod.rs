@@ -10,6 +10,8 @@
 //! `handlers::groups` translate) nor know about partition logs.
 
 mod classic;
+pub mod consumer;
+mod consumer_groups;
 mod member;
 mod persist;
 
@@ -54,6 +56,16 @@ pub enum GroupError {
     NonEmptyGroup,
     #[error("the group is subscribed to the topic")]
     GroupSubscribedToTopic,
+    #[error("the member epoch is fenced; the member must rejoin")]
+    FencedMemberEpoch,
+    #[error("the member epoch is stale")]
+    StaleMemberEpoch,
+    #[error("the assignor {0} is not supported")]
+    UnsupportedAssignor(String),
+    #[error("the instance id is still used by another member")]
+    UnreleasedInstanceId,
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("storing group data failed: {0}")]
     Storage(String),
     #[error("internal coordinator error: {0}")]
@@ -117,6 +129,12 @@ pub struct GroupConfig {
     pub max_size: usize,
     /// offset.metadata.max.bytes
     pub offset_metadata_max_bytes: usize,
+    /// group.consumer.session.timeout.ms
+    pub consumer_session_timeout: Duration,
+    /// group.consumer.heartbeat.interval.ms
+    pub consumer_heartbeat_interval: Duration,
+    /// group.consumer.max.size
+    pub consumer_max_size: usize,
 }
 
 impl Default for GroupConfig {
@@ -127,6 +145,9 @@ impl Default for GroupConfig {
             max_session_timeout_ms: 1_800_000,
             max_size: i32::MAX as usize,
             offset_metadata_max_bytes: 4096,
+            consumer_session_timeout: Duration::from_millis(45_000),
+            consumer_heartbeat_interval: Duration::from_millis(5_000),
+            consumer_max_size: i32::MAX as usize,
         }
     }
 }
@@ -152,6 +173,17 @@ impl GroupConfig {
                 .unwrap_or(d.max_size),
             offset_metadata_max_bytes: get(props, "offset.metadata.max.bytes")
                 .unwrap_or(d.offset_metadata_max_bytes),
+            consumer_session_timeout: get::<u64>(props, "group.consumer.session.timeout.ms")
+                .filter(|v| *v > 0)
+                .map(Duration::from_millis)
+                .unwrap_or(d.consumer_session_timeout),
+            consumer_heartbeat_interval: get::<u64>(props, "group.consumer.heartbeat.interval.ms")
+                .filter(|v| *v > 0)
+                .map(Duration::from_millis)
+                .unwrap_or(d.consumer_heartbeat_interval),
+            consumer_max_size: get::<usize>(props, "group.consumer.max.size")
+                .filter(|n| *n > 0)
+                .unwrap_or(d.consumer_max_size),
         }
     }
 }
@@ -315,6 +347,8 @@ struct Inner {
     store: Arc<dyn MetadataStore>,
     /// Lock order: this map before any group's lock, never the reverse.
     groups: Mutex<HashMap<String, Arc<Slot>>>,
+    /// KIP-848 consumer groups; a group id is in at most one of the maps.
+    consumer_groups: consumer_groups::ConsumerMap,
     writer: Writer,
 }
 
@@ -344,6 +378,7 @@ impl GroupCoordinator {
                 config,
                 store: store.clone(),
                 groups: Mutex::new(HashMap::new()),
+                consumer_groups: Mutex::new(HashMap::new()),
                 writer,
             }),
         };
@@ -446,6 +481,9 @@ impl GroupCoordinator {
         {
             return JoinResponse::error(&req.member_id, GroupError::InvalidSessionTimeout);
         }
+        if let Err(e) = self.release_consumer_group(&req.group_id) {
+            return JoinResponse::error(&req.member_id, e);
+        }
         // A group is created by a member joining without an id; a known id
         // in a group this broker does not have is unknown.
         let slot = if req.member_id.is_empty() {
@@ -528,6 +566,11 @@ impl GroupCoordinator {
         group_instance_id: Option<&str>,
         offsets: Vec<(PartitionKey, OffsetRecord)>,
     ) -> Result<(), GroupError> {
+        if let Some(slot) = self.consumer_group(group) {
+            return self
+                .commit_consumer_offsets(&slot, generation_id, member_id, offsets)
+                .await;
+        }
         let slot = if generation_id < 0 {
             self.get_or_create(group)
         } else {
@@ -639,6 +682,9 @@ impl GroupCoordinator {
         group: &str,
         partitions: Vec<PartitionKey>,
     ) -> Result<Vec<(PartitionKey, Result<(), GroupError>)>, GroupError> {
+        if let Some(slot) = self.consumer_group(group) {
+            return self.delete_consumer_offsets(&slot, partitions).await;
+        }
         let slot = self.get(group).ok_or(GroupError::GroupIdNotFound)?;
         let (results, rx) = {
             let g = slot.lock();
@@ -769,6 +815,9 @@ impl GroupCoordinator {
     /// DeleteGroups for one group: removes its offsets and stored state.
     /// NON_EMPTY_GROUP while it has members.
     pub async fn delete_group(&self, group: &str) -> Result<(), GroupError> {
+        if let Some(result) = self.delete_consumer_group(group).await {
+            return result;
+        }
         let rx = {
             let mut map = self.map();
             let slot = map.get(group).cloned().ok_or(GroupError::GroupIdNotFound)?;

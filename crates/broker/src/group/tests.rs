@@ -745,3 +745,141 @@ fn subscription_topics_are_parsed() {
     assert_eq!(GroupState::parse("stable"), Some(GroupState::Stable));
     assert_eq!(GroupState::parse("nope"), None);
 }
+
+// ----- KIP-848 consumer groups through the coordinator ----------------------
+
+fn modern_join(group: &str, member: &str) -> consumer::ConsumerHeartbeat {
+    consumer::ConsumerHeartbeat {
+        group_id: group.into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        instance_id: None,
+        rack_id: None,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        subscribed_topic_regex: None,
+        server_assignor: None,
+        owned: Some(Default::default()),
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+    }
+}
+
+fn partition_counts() -> BTreeMap<String, i32> {
+    [("t".to_string(), 2)].into_iter().collect()
+}
+
+#[tokio::test]
+async fn classic_and_consumer_groups_never_share_an_id() {
+    let e = env();
+    let t = partition_counts();
+    // A classic group with members keeps the id.
+    stable_single(&e.c, "classic", "a").await;
+    assert_eq!(
+        e.c.consumer_heartbeat(&modern_join("classic", "m"), 1, &t),
+        Err(GroupError::GroupIdNotFound)
+    );
+    // A consumer group with members refuses classic joins.
+    e.c.consumer_heartbeat(&modern_join("modern", "m"), 1, &t)
+        .unwrap();
+    let r = e.c.join_group(join_req("modern", "", "b")).await;
+    assert_eq!(r.error, Some(GroupError::InconsistentGroupProtocol));
+    let listed: Vec<String> =
+        e.c.list_consumer_groups()
+            .into_iter()
+            .map(|(g, _)| g)
+            .collect();
+    assert_eq!(listed, vec!["modern".to_string()]);
+    // An empty classic group (here: only offsets) is converted.
+    e.c.commit_offsets(
+        "simple",
+        -1,
+        "",
+        None,
+        vec![(PartitionKey::new("t".to_string(), 0), offset(3))],
+    )
+    .await
+    .unwrap();
+    let joined =
+        e.c.consumer_heartbeat(&modern_join("simple", "m"), 1, &t)
+            .unwrap();
+    assert_eq!(joined.member_epoch, 1);
+    assert_eq!(state(&e.c, "simple"), GroupState::Dead, "no longer classic");
+    assert_eq!(
+        e.c.fetch_offsets("simple", None)[0]
+            .1
+            .as_ref()
+            .map(|o| o.offset),
+        Some(3),
+        "its offsets stay"
+    );
+}
+
+#[tokio::test]
+async fn consumer_group_commits_are_checked_against_the_member_epoch() {
+    let e = env();
+    let t = partition_counts();
+    let m =
+        e.c.consumer_heartbeat(&modern_join("g", "m"), 1, &t)
+            .unwrap();
+    let tp = || vec![(PartitionKey::new("t".to_string(), 0), offset(5))];
+    assert_eq!(
+        e.c.commit_offsets("g", m.member_epoch - 1, "m", None, tp())
+            .await,
+        Err(GroupError::StaleMemberEpoch)
+    );
+    assert_eq!(
+        e.c.commit_offsets("g", m.member_epoch + 1, "m", None, tp())
+            .await,
+        Err(GroupError::FencedMemberEpoch)
+    );
+    assert_eq!(
+        e.c.commit_offsets("g", m.member_epoch, "other", None, tp())
+            .await,
+        Err(GroupError::UnknownMemberId)
+    );
+    e.c.commit_offsets("g", m.member_epoch, "m", None, tp())
+        .await
+        .unwrap();
+    assert_eq!(
+        e.store.group_offsets("g")[&PartitionKey::new("t".to_string(), 0)].offset,
+        5,
+        "the commit is durable in the store"
+    );
+    assert_eq!(
+        e.c.validate_offset_fetch("g", Some("m"), m.member_epoch - 1),
+        Err(GroupError::StaleMemberEpoch)
+    );
+    // Non-empty groups cannot be deleted; after the leave they can.
+    assert_eq!(e.c.delete_group("g").await, Err(GroupError::NonEmptyGroup));
+    let mut leave = modern_join("g", "m");
+    leave.member_epoch = consumer::LEAVE_EPOCH;
+    e.c.consumer_heartbeat(&leave, 1, &t).unwrap();
+    e.c.delete_group("g").await.unwrap();
+    assert!(e.store.group_offsets("g").is_empty());
+    // Unknown groups: members must rejoin.
+    let mut stale = modern_join("g", "m");
+    stale.member_epoch = 3;
+    assert_eq!(
+        e.c.consumer_heartbeat(&stale, 1, &t),
+        Err(GroupError::UnknownMemberId)
+    );
+}
+
+#[tokio::test]
+async fn consumer_members_expire_after_their_session_timeout() {
+    let e = env_with(GroupConfig {
+        consumer_session_timeout: Duration::from_millis(300),
+        ..config()
+    });
+    let t = partition_counts();
+    e.c.consumer_heartbeat(&modern_join("g", "m"), 1, &t)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(e.c.describe_consumer_group("g").unwrap().members.len(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    settle().await;
+    let d = e.c.describe_consumer_group("g").unwrap();
+    assert!(d.members.is_empty(), "the timer task removed the member");
+    assert_eq!(d.state, consumer::ConsumerGroupState::Empty);
+}

@@ -36,6 +36,7 @@ use kafka_protocol::protocol::StrBytes;
 use strait_metadata::{OffsetRecord, PartitionKey};
 
 use super::{str_bytes, topic_name};
+use crate::group::consumer::ConsumerGroupState;
 use crate::group::{GroupError, GroupState, JoinRequest, LeavingMember, SyncRequest};
 use crate::server::ConnectionContext;
 use crate::state::Broker;
@@ -57,6 +58,11 @@ pub fn group_error(e: &GroupError) -> ResponseError {
         GroupError::NonEmptyGroup => ResponseError::NonEmptyGroup,
         GroupError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
         GroupError::Storage(_) => ResponseError::KafkaStorageError,
+        GroupError::FencedMemberEpoch => ResponseError::FencedMemberEpoch,
+        GroupError::StaleMemberEpoch => ResponseError::StaleMemberEpoch,
+        GroupError::UnsupportedAssignor(_) => ResponseError::UnsupportedAssignor,
+        GroupError::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId,
+        GroupError::InvalidRequest(_) => ResponseError::InvalidRequest,
         GroupError::Internal(_) => ResponseError::UnknownServerError,
     }
 }
@@ -429,6 +435,18 @@ pub fn offset_fetch(
     let mut resp = OffsetFetchResponse::default();
     if version >= 8 {
         for g in req.groups {
+            // v9+: a consumer-protocol member fetches at its member epoch.
+            if let Err(e) = broker.groups.validate_offset_fetch(
+                g.group_id.0.as_str(),
+                g.member_id.as_deref(),
+                g.member_epoch,
+            ) {
+                let mut group = OffsetFetchResponseGroup::default();
+                group.group_id = g.group_id;
+                group.error_code = group_error(&e).code();
+                resp.groups.push(group);
+                continue;
+            }
             let topics = g.topics.map(|ts| {
                 ts.into_iter()
                     .map(|t| (t.name.0.to_string(), t.partition_indexes))
@@ -524,37 +542,49 @@ pub fn offset_fetch(
 
 pub fn list(broker: &Arc<Broker>, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
     let mut resp = ListGroupsResponse::default();
-    // Unknown state names match no group.
-    let states: Vec<Option<GroupState>> = req
-        .states_filter
-        .iter()
-        .map(|s| GroupState::parse(s.as_str()))
-        .collect();
-    let wanted: Vec<GroupState> = states.iter().flatten().copied().collect();
-    if !states.is_empty() && wanted.is_empty() {
-        return resp;
+    // Unknown state or type names match no group.
+    let wants_type = |t: &str| {
+        req.types_filter.is_empty()
+            || req
+                .types_filter
+                .iter()
+                .any(|f| f.as_str().eq_ignore_ascii_case(t))
+    };
+    let wants_state = |s: &str| {
+        req.states_filter.is_empty()
+            || req
+                .states_filter
+                .iter()
+                .any(|f| f.as_str().eq_ignore_ascii_case(s))
+    };
+    // (id, protocol type, state, group type)
+    let mut listed: Vec<(String, String, &'static str, &'static str)> = Vec::new();
+    if wants_type("classic") {
+        for l in broker.groups.list_groups(&[]) {
+            if wants_state(l.state.as_str()) {
+                listed.push((l.group_id, l.protocol_type, l.state.as_str(), "classic"));
+            }
+        }
     }
-    if !req.types_filter.is_empty()
-        && !req
-            .types_filter
-            .iter()
-            .any(|t| t.as_str().eq_ignore_ascii_case("classic"))
-    {
-        return resp;
+    if wants_type("consumer") {
+        for (id, state) in broker.groups.list_consumer_groups() {
+            if state != ConsumerGroupState::Dead && wants_state(state.as_str()) {
+                listed.push((id, "consumer".into(), state.as_str(), "consumer"));
+            }
+        }
     }
-    resp.groups = broker
-        .groups
-        .list_groups(&wanted)
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    resp.groups = listed
         .into_iter()
-        .map(|l| {
+        .map(|(id, protocol_type, state, group_type)| {
             let mut g = ListedGroup::default();
-            g.group_id = group_id(&l.group_id);
-            g.protocol_type = str_bytes(l.protocol_type);
+            g.group_id = group_id(&id);
+            g.protocol_type = str_bytes(protocol_type);
             if version >= 4 {
-                g.group_state = str_bytes(l.state.as_str());
+                g.group_state = str_bytes(state);
             }
             if version >= 5 {
-                g.group_type = str_bytes("classic");
+                g.group_type = str_bytes(group_type);
             }
             g
         })

@@ -6,6 +6,7 @@ mod acls;
 pub mod api_versions;
 mod cluster;
 mod configs;
+mod consumer_groups;
 mod fetch;
 mod groups;
 pub mod links;
@@ -151,6 +152,12 @@ async fn dispatch(
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(groups::list(broker, r, version)),
         RequestKind::DescribeGroups(r) => {
             ResponseKind::DescribeGroups(groups::describe(broker, r, version))
+        }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            consumer_groups::heartbeat(broker, r, version, &request.header, _ctx),
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => {
+            ResponseKind::ConsumerGroupDescribe(consumer_groups::describe(broker, r, version))
         }
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(groups::delete(broker, r).await),
         RequestKind::OffsetDelete(r) => {

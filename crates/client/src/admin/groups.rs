@@ -1,5 +1,5 @@
-//! Consumer group calls: FindCoordinator, ListGroups, DescribeGroups,
-//! OffsetFetch, OffsetCommit (admin-style, outside any generation),
+//! Consumer group calls: FindCoordinator, ListGroups, DescribeGroups (with
+//! ConsumerGroupDescribe for KIP-848 groups), OffsetFetch, OffsetCommit (admin-style, outside any generation),
 //! DeleteGroups and OffsetDelete. Coordinator errors drop the cached
 //! coordinator and retry until `default.api.timeout.ms`. It must never join
 //! groups or run a consumer protocol.
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes};
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -18,8 +19,9 @@ use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest,
-    ListGroupsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    ConsumerGroupDescribeRequest, ConsumerProtocolAssignment, DeleteGroupsRequest,
+    DescribeGroupsRequest, FindCoordinatorRequest, ListGroupsRequest, OffsetCommitRequest,
+    OffsetDeleteRequest, OffsetFetchRequest,
 };
 use kafka_protocol::protocol::{Decodable, Message};
 
@@ -319,7 +321,70 @@ impl KafkaClient {
         Ok(results)
     }
 
+    /// A classic group through DescribeGroups; a group the broker does not
+    /// know as classic is looked up as a KIP-848 consumer group, as Kafka's
+    /// admin client does. Its original error stands when that fails too.
     async fn describe_group(&self, group: &str) -> Result<GroupDescription, ClientError> {
+        match self.describe_classic_group(group).await {
+            Err(e) if e.server_error() == Some(ResponseError::GroupIdNotFound) => {
+                self.describe_consumer_group(group).await.map_err(|_| e)
+            }
+            other => other,
+        }
+    }
+
+    async fn describe_consumer_group(&self, group: &str) -> Result<GroupDescription, ClientError> {
+        let response = self
+            .call_coordinator(
+                "describeConsumerGroups",
+                group,
+                |_version| {
+                    ConsumerGroupDescribeRequest::default().with_group_ids(vec![group_id(group)])
+                },
+                |r| r.body.groups.first().map(|g| g.error_code).unwrap_or(0),
+            )
+            .await?;
+        let coordinator = self.find_coordinator(group, CoordinatorType::Group).await?;
+        let Some(described) = response.body.groups.into_iter().next() else {
+            return Err(ClientError::InvalidArgument(format!(
+                "ConsumerGroupDescribe returned nothing for group '{group}'"
+            )));
+        };
+        ClientError::check(described.error_code, described.error_message.as_deref())?;
+        let members = described
+            .members
+            .iter()
+            .map(|m| GroupMember {
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.instance_id.as_ref().map(|i| i.to_string()),
+                client_id: m.client_id.to_string(),
+                client_host: m.client_host.to_string(),
+                assignment: m
+                    .assignment
+                    .topic_partitions
+                    .iter()
+                    .flat_map(|tp| {
+                        tp.partitions.iter().map(|p| TopicPartition {
+                            topic: tp.topic_name.0.to_string(),
+                            partition: *p,
+                        })
+                    })
+                    .collect(),
+                raw_metadata: Bytes::new(),
+                raw_assignment: Bytes::new(),
+            })
+            .collect();
+        Ok(GroupDescription {
+            group_id: described.group_id.0.to_string(),
+            state: described.group_state.to_string(),
+            protocol_type: "consumer".to_string(),
+            protocol: described.assignor_name.to_string(),
+            members,
+            coordinator,
+        })
+    }
+
+    async fn describe_classic_group(&self, group: &str) -> Result<GroupDescription, ClientError> {
         let response = self
             .call_coordinator(
                 "describeConsumerGroups",

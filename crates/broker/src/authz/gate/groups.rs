@@ -4,7 +4,9 @@
 //! OffsetFetch (DESCRIBE on the group and each topic), ListGroups (DESCRIBE
 //! on the cluster, else only groups the session may describe),
 //! DescribeGroups (DESCRIBE), DeleteGroups (DELETE) and OffsetDelete (DELETE
-//! on the group, READ on each topic). Must never change a group.
+//! on the group, READ on each topic), ConsumerGroupHeartbeat (READ on the
+//! group, DESCRIBE on each subscribed topic) and ConsumerGroupDescribe
+//! (DESCRIBE on each group). Must never change a group.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
@@ -27,6 +29,10 @@ use kafka_protocol::messages::{
     LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
     OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
     OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+};
+use kafka_protocol::messages::{
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
 };
 use strait_metadata::{AclOperation, AclResourceType};
 
@@ -490,4 +496,77 @@ pub(super) fn offset_delete(
     pass_then(req, move |resp: &mut OffsetDeleteResponse, _| {
         resp.topics.extend(refused)
     })
+}
+
+// ----- KIP-848 consumer groups ----------------------------------------------------
+
+pub(super) fn consumer_group_heartbeat(
+    check: &Check<'_>,
+    req: ConsumerGroupHeartbeatRequest,
+) -> Outcome<ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse> {
+    let refuse = |error: ResponseError| {
+        let mut resp = ConsumerGroupHeartbeatResponse::default();
+        resp.error_code = error.code();
+        resp.error_message = Some(str_bytes(message(error)));
+        resp.member_epoch = -1;
+        Deny(resp)
+    };
+    if !check.group(AclOperation::Read, req.group_id.0.as_str()) {
+        return refuse(GROUP_DENIED);
+    }
+    // As Kafka: a member may not subscribe to topics it may not describe.
+    let hidden = req.subscribed_topic_names.as_ref().is_some_and(|names| {
+        names
+            .iter()
+            .any(|n| !check.topic(AclOperation::Describe, n.0.as_str()))
+    });
+    if hidden {
+        return refuse(TOPIC_DENIED);
+    }
+    pass(req)
+}
+
+pub(super) fn consumer_group_describe(
+    check: &Check<'_>,
+    mut req: ConsumerGroupDescribeRequest,
+) -> Outcome<ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse> {
+    let include_ops = req.include_authorized_operations;
+    let order = req.group_ids.clone();
+    let (kept, refused) = split_by(
+        std::mem::take(&mut req.group_ids),
+        |g| Some(g.0.to_string()),
+        |n| check.group(AclOperation::Describe, n),
+    );
+    req.group_ids = kept;
+    let refused: Vec<kafka_protocol::messages::consumer_group_describe_response::DescribedGroup> =
+        refused
+            .into_iter()
+            .map(|id| {
+                let mut g =
+                    kafka_protocol::messages::consumer_group_describe_response::DescribedGroup::default();
+                g.group_id = id;
+                g.error_code = GROUP_DENIED.code();
+                g.error_message = Some(str_bytes(message(GROUP_DENIED)));
+                g.authorized_operations = i32::MIN;
+                g
+            })
+            .collect();
+    if refused.is_empty() && !include_ops {
+        return pass(req);
+    }
+    pass_then(
+        req,
+        move |resp: &mut ConsumerGroupDescribeResponse, c: &Check<'_>| {
+            if include_ops {
+                for g in &mut resp.groups {
+                    if g.error_code == 0 {
+                        g.authorized_operations =
+                            c.operations(AclResourceType::Group, g.group_id.0.as_str());
+                    }
+                }
+            }
+            resp.groups.extend(refused);
+            restore_order(&mut resp.groups, &order, |g| g.group_id.clone());
+        },
+    )
 }

@@ -150,6 +150,8 @@ pub fn before(
         DescribeGroups => groups::describe_groups,
         DeleteGroups => groups::delete_groups,
         OffsetDelete => groups::offset_delete,
+        ConsumerGroupHeartbeat => groups::consumer_group_heartbeat,
+        ConsumerGroupDescribe => groups::consumer_group_describe,
         InitProducerId => txn::init_producer_id,
         AddPartitionsToTxn => txn::add_partitions,
         AddOffsetsToTxn => txn::add_offsets,
