@@ -18,6 +18,7 @@ mod producer_id;
 mod records;
 mod scram;
 mod topics;
+mod transactions;
 mod txn;
 mod unserved;
 
@@ -172,6 +173,12 @@ async fn dispatch(
         RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create(broker, r).await),
         RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe(broker, r)),
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete(broker, r).await),
+        RequestKind::ListTransactions(r) => {
+            ResponseKind::ListTransactions(transactions::list(broker, r).await)
+        }
+        RequestKind::DescribeTransactions(r) => {
+            ResponseKind::DescribeTransactions(transactions::describe(broker, r).await)
+        }
         other => {
             return match unserved::answer(other, version) {
                 Some(resp) => Reply::Send(Box::new(resp)),

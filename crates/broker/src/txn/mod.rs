@@ -713,6 +713,22 @@ impl TxnCoordinator {
         }
     }
 
+    /// Every transactional id with its metadata, in id order.
+    pub async fn list(&self) -> Vec<(String, TxnMetadata)> {
+        let mut entries: Vec<(String, Entry)> = lock(&self.inner.entries)
+            .iter()
+            .map(|(id, e)| (id.clone(), e.clone()))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = Vec::with_capacity(entries.len());
+        for (id, entry) in entries {
+            if let Some(meta) = entry.lock().await.clone() {
+                out.push((id, meta));
+            }
+        }
+        out
+    }
+
     /// The metadata of a transactional id, if it has any.
     pub async fn describe(&self, id: &str) -> Option<TxnMetadata> {
         let entry = self.entry(id)?;

@@ -157,6 +157,8 @@ pub fn before(
         AddOffsetsToTxn => txn::add_offsets,
         EndTxn => txn::end_txn,
         TxnOffsetCommit => txn::txn_offset_commit,
+        ListTransactions => txn::list_transactions,
+        DescribeTransactions => txn::describe_transactions,
     );
     request.body = body;
     Ok((request, after))

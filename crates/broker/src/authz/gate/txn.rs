@@ -4,13 +4,15 @@
 //! and each topic; CLUSTER_ACTION for the broker-to-broker v4+),
 //! AddOffsetsToTxn (WRITE on the transactional id, READ on the group),
 //! EndTxn (WRITE on the transactional id) and TxnOffsetCommit (WRITE on the
-//! transactional id, READ on the group and each topic). Must never touch a
-//! transaction.
+//! transactional id, READ on the group and each topic), ListTransactions
+//! (only the ids the caller may DESCRIBE) and DescribeTransactions (DESCRIBE
+//! on each transactional id). Must never touch a transaction.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
+use kafka_protocol::messages::describe_transactions_response::TransactionState;
 use kafka_protocol::messages::txn_offset_commit_request::TxnOffsetCommitRequestTopic;
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
@@ -19,6 +21,10 @@ use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, InitProducerIdRequest,
     InitProducerIdResponse, ProducerId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+};
+use kafka_protocol::messages::{
+    DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
+    ListTransactionsResponse,
 };
 use strait_metadata::{AclOperation, AclResourceType};
 
@@ -215,4 +221,36 @@ pub(super) fn txn_offset_commit(
     pass_then(req, move |resp: &mut TxnOffsetCommitResponse, _| {
         resp.topics.extend(refused)
     })
+}
+
+pub(super) fn list_transactions(
+    _check: &Check<'_>,
+    req: ListTransactionsRequest,
+) -> Outcome<ListTransactionsRequest, ListTransactionsResponse> {
+    pass_then(req, |resp: &mut ListTransactionsResponse, c: &Check<'_>| {
+        resp.transaction_states
+            .retain(|s| c.transactional_id(AclOperation::Describe, s.transactional_id.0.as_str()))
+    })
+}
+
+pub(super) fn describe_transactions(
+    _check: &Check<'_>,
+    req: DescribeTransactionsRequest,
+) -> Outcome<DescribeTransactionsRequest, DescribeTransactionsResponse> {
+    pass_then(
+        req,
+        |resp: &mut DescribeTransactionsResponse, c: &Check<'_>| {
+            for s in &mut resp.transaction_states {
+                if !c.transactional_id(AclOperation::Describe, s.transactional_id.0.as_str()) {
+                    let mut denied = TransactionState::default();
+                    denied.error_code = TXN_DENIED.code();
+                    denied.transactional_id = s.transactional_id.clone();
+                    denied.transaction_start_time_ms = -1;
+                    denied.producer_id = ProducerId(-1);
+                    denied.producer_epoch = -1;
+                    *s = denied;
+                }
+            }
+        },
+    )
 }
