@@ -364,6 +364,41 @@ def test_consumer_needs_read_on_topic_and_group(acl_broker):
     assert consume("g-ok") == b"a"
 
 
+def test_modern_consumer_needs_read_on_group_and_describe_on_topics(acl_broker):
+    """group.protocol=consumer: ConsumerGroupHeartbeat needs READ on the
+    group and DESCRIBE on every subscribed topic, as in Kafka."""
+    b = acl_broker
+    create_topics(b, "modern-events", "modern-secret")
+    kh.produce_all(b.sasl, "modern-events", [b"a", b"b"], **b.conf("admin"))
+    b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
+           "--topic", "modern-events").check()
+
+    def consume(group: str, topics):
+        c = kh.consumer(b.sasl, **b.conf("alice"), **{"group.id": group,
+                                                       "group.protocol": "consumer",
+                                                       "enable.partition.eof": False})
+        try:
+            c.subscribe(topics)
+            deadline = time.monotonic() + T
+            while time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    return m.error().code()
+                return m.value()
+            raise AssertionError(f"nothing consumed with group {group} in {T}s")
+        finally:
+            c.close()
+
+    assert consume("mg-denied", ["modern-events"]) == KafkaError.GROUP_AUTHORIZATION_FAILED
+    b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
+           "--group", "mg-ok").check()
+    assert consume("mg-ok", ["modern-events", "modern-secret"]) == \
+        KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert consume("mg-ok", ["modern-events"]) == b"a"
+
+
 def test_cluster_link_commands_need_cluster_permissions(acl_broker, strait_factory):
     b = acl_broker
     try:
