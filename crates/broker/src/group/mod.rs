@@ -601,6 +601,9 @@ impl GroupCoordinator {
         group: &str,
         offsets: Vec<(PartitionKey, OffsetRecord)>,
     ) -> Result<bool, GroupError> {
+        if let Some(slot) = self.consumer_group(group) {
+            return self.commit_consumer_if_empty(&slot, offsets).await;
+        }
         let slot = self.get_or_create(group);
         let rx = {
             let g = slot.lock();
@@ -629,6 +632,9 @@ impl GroupCoordinator {
         member_id: &str,
         group_instance_id: Option<&str>,
     ) -> Result<(), GroupError> {
+        if let Some(slot) = self.consumer_group(group) {
+            return consumer_groups::validate_txn_commit(&slot, generation_id, member_id);
+        }
         match self.get(group) {
             Some(slot) => {
                 slot.lock()
@@ -648,6 +654,9 @@ impl GroupCoordinator {
     ) -> Result<(), GroupError> {
         if offsets.is_empty() {
             return Ok(());
+        }
+        if let Some(slot) = self.consumer_group(group) {
+            return self.commit_consumer_txn_offsets(&slot, offsets).await;
         }
         let slot = self.get_or_create(group);
         let rx = self.inner.writer.submit(
