@@ -95,6 +95,11 @@ impl GroupCoordinator {
         Ok(slot)
     }
 
+    /// Whether `name` is a KIP-848 consumer group here.
+    pub fn is_consumer_group(&self, name: &str) -> bool {
+        self.consumer_group(name).is_some()
+    }
+
     /// ConsumerGroupHeartbeat. `topics`: partition counts of every topic.
     pub fn consumer_heartbeat(
         &self,

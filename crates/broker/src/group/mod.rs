@@ -66,6 +66,8 @@ pub enum GroupError {
     UnreleasedInstanceId,
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("this API version cannot be used by members of this group")]
+    UnsupportedVersion,
     #[error("storing group data failed: {0}")]
     Storage(String),
     #[error("internal coordinator error: {0}")]
