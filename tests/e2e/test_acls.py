@@ -364,6 +364,74 @@ def test_consumer_needs_read_on_topic_and_group(acl_broker):
     assert consume("g-ok") == b"a"
 
 
+def test_modern_consumer_needs_read_on_group_and_describe_on_topics(acl_broker):
+    """group.protocol=consumer: ConsumerGroupHeartbeat needs READ on the
+    group and DESCRIBE on every subscribed topic, as in Kafka."""
+    b = acl_broker
+    create_topics(b, "modern-events", "modern-secret")
+    kh.produce_all(b.sasl, "modern-events", [b"a", b"b"], **b.conf("admin"))
+    b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
+           "--topic", "modern-events").check()
+
+    def consume(group: str, topics):
+        c = kh.consumer(b.sasl, **b.conf("alice"), **{"group.id": group,
+                                                       "group.protocol": "consumer",
+                                                       "enable.partition.eof": False})
+        try:
+            c.subscribe(topics)
+            deadline = time.monotonic() + T
+            while time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    return m.error().code()
+                return m.value()
+            raise AssertionError(f"nothing consumed with group {group} in {T}s")
+        finally:
+            c.close()
+
+    assert consume("mg-denied", ["modern-events"]) == KafkaError.GROUP_AUTHORIZATION_FAILED
+    b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
+           "--group", "mg-ok").check()
+    assert consume("mg-ok", ["modern-events", "modern-secret"]) == \
+        KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert consume("mg-ok", ["modern-events"]) == b"a"
+
+    # ConsumerGroupDescribe hides a group whose members hold topics the
+    # caller may not describe.
+    watched = kh.consumer(b.sasl, **b.conf("admin"), **{"group.id": "mg-watch",
+                                                         "group.protocol": "consumer"})
+    try:
+        watched.subscribe(["modern-secret"])
+        deadline = time.monotonic() + T
+        while not watched.assignment():
+            assert time.monotonic() < deadline, "admin's consumer got no assignment"
+            watched.poll(0.2)
+        b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Describe",
+               "--group", "mg-watch").check()
+
+        alice = b.admin("alice")
+
+        def describe():
+            fut = alice.describe_consumer_groups(["mg-watch"], request_timeout=15)
+            try:
+                return fut["mg-watch"].result(timeout=T)
+            except confluent_kafka.KafkaException as e:
+                return e.args[0].code(), str(e.args[0])
+
+        refused = describe()
+        assert isinstance(refused, tuple) and \
+            refused[0] == KafkaError.TOPIC_AUTHORIZATION_FAILED, refused
+        b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Describe",
+               "--topic", "modern-secret").check()
+        desc = describe()
+        assert not isinstance(desc, tuple), desc
+        assert len(desc.members) == 1
+    finally:
+        watched.close()
+
+
 def test_cluster_link_commands_need_cluster_permissions(acl_broker, strait_factory):
     b = acl_broker
     try:

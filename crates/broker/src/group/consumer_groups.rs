@@ -95,6 +95,11 @@ impl GroupCoordinator {
         Ok(slot)
     }
 
+    /// Whether `name` is a KIP-848 consumer group here.
+    pub fn is_consumer_group(&self, name: &str) -> bool {
+        self.consumer_group(name).is_some()
+    }
+
     /// ConsumerGroupHeartbeat. `topics`: partition counts of every topic.
     pub fn consumer_heartbeat(
         &self,
@@ -175,6 +180,40 @@ impl GroupCoordinator {
         durable(rx).await
     }
 
+    /// The cluster link's commit: only while the group has no members.
+    pub(super) async fn commit_consumer_if_empty(
+        &self,
+        slot: &ConsumerSlot,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> Result<bool, GroupError> {
+        let rx = {
+            let g = slot.lock();
+            if !g.is_empty() {
+                return Ok(false);
+            }
+            self.inner.writer.submit(
+                &slot.name,
+                Write::CommitOffsets(offsets),
+                &slot.pending_writes,
+            )
+        };
+        durable(rx).await.map(|()| true)
+    }
+
+    /// The offsets of a committed transaction (validated when staged).
+    pub(super) async fn commit_consumer_txn_offsets(
+        &self,
+        slot: &ConsumerSlot,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> Result<(), GroupError> {
+        let rx = self.inner.writer.submit(
+            &slot.name,
+            Write::CommitOffsets(offsets),
+            &slot.pending_writes,
+        );
+        durable(rx).await
+    }
+
     /// OffsetFetch naming a member (v9+): the member must be at that epoch
     /// in the consumer group. Groups of other kinds pass.
     pub fn validate_offset_fetch(
@@ -241,6 +280,16 @@ impl GroupCoordinator {
         results.extend(eligible.into_iter().map(|p| (p, Ok(()))));
         Ok(results)
     }
+}
+
+/// TxnOffsetCommit staging for a consumer group: the generation is the
+/// member epoch, checked as for OffsetCommit.
+pub(super) fn validate_txn_commit(
+    slot: &ConsumerSlot,
+    member_epoch: i32,
+    member_id: &str,
+) -> Result<(), GroupError> {
+    slot.lock().validate_offset_commit(member_id, member_epoch)
 }
 
 /// A consumer group's timer task: expires members whose session or

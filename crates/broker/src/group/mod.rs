@@ -66,6 +66,8 @@ pub enum GroupError {
     UnreleasedInstanceId,
     #[error("{0}")]
     InvalidRequest(String),
+    #[error("this API version cannot be used by members of this group")]
+    UnsupportedVersion,
     #[error("storing group data failed: {0}")]
     Storage(String),
     #[error("internal coordinator error: {0}")]
@@ -601,6 +603,9 @@ impl GroupCoordinator {
         group: &str,
         offsets: Vec<(PartitionKey, OffsetRecord)>,
     ) -> Result<bool, GroupError> {
+        if let Some(slot) = self.consumer_group(group) {
+            return self.commit_consumer_if_empty(&slot, offsets).await;
+        }
         let slot = self.get_or_create(group);
         let rx = {
             let g = slot.lock();
@@ -629,6 +634,9 @@ impl GroupCoordinator {
         member_id: &str,
         group_instance_id: Option<&str>,
     ) -> Result<(), GroupError> {
+        if let Some(slot) = self.consumer_group(group) {
+            return consumer_groups::validate_txn_commit(&slot, generation_id, member_id);
+        }
         match self.get(group) {
             Some(slot) => {
                 slot.lock()
@@ -648,6 +656,9 @@ impl GroupCoordinator {
     ) -> Result<(), GroupError> {
         if offsets.is_empty() {
             return Ok(());
+        }
+        if let Some(slot) = self.consumer_group(group) {
+            return self.commit_consumer_txn_offsets(&slot, offsets).await;
         }
         let slot = self.get_or_create(group);
         let rx = self.inner.writer.submit(

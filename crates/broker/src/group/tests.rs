@@ -883,3 +883,36 @@ async fn consumer_members_expire_after_their_session_timeout() {
     assert!(d.members.is_empty(), "the timer task removed the member");
     assert_eq!(d.state, consumer::ConsumerGroupState::Empty);
 }
+
+#[tokio::test]
+async fn link_and_transactional_commits_respect_consumer_groups() {
+    let e = env();
+    let t = partition_counts();
+    let m =
+        e.c.consumer_heartbeat(&modern_join("g", "m"), 1, &t)
+            .unwrap();
+    let tp = || vec![(PartitionKey::new("t".to_string(), 0), offset(9))];
+    assert!(
+        !e.c.commit_if_inactive("g", tp()).await.unwrap(),
+        "the link never overwrites an active consumer group"
+    );
+    assert_eq!(
+        e.c.validate_txn_offset_commit("g", m.member_epoch + 1, "m", None),
+        Err(GroupError::FencedMemberEpoch)
+    );
+    assert_eq!(
+        e.c.validate_txn_offset_commit("g", m.member_epoch, "m", None),
+        Ok(())
+    );
+    e.c.commit_txn_offsets("g", tp()).await.unwrap();
+    assert_eq!(
+        state(&e.c, "g"),
+        GroupState::Dead,
+        "no classic twin was created"
+    );
+    let mut leave = modern_join("g", "m");
+    leave.member_epoch = consumer::LEAVE_EPOCH;
+    e.c.consumer_heartbeat(&leave, 1, &t).unwrap();
+    assert!(e.c.commit_if_inactive("g", tp()).await.unwrap());
+    assert_eq!(e.c.list_consumer_groups().len(), 1);
+}

@@ -63,6 +63,7 @@ pub fn group_error(e: &GroupError) -> ResponseError {
         GroupError::UnsupportedAssignor(_) => ResponseError::UnsupportedAssignor,
         GroupError::UnreleasedInstanceId => ResponseError::UnreleasedInstanceId,
         GroupError::InvalidRequest(_) => ResponseError::InvalidRequest,
+        GroupError::UnsupportedVersion => ResponseError::UnsupportedVersion,
         GroupError::Internal(_) => ResponseError::UnknownServerError,
     }
 }
@@ -359,8 +360,14 @@ pub async fn offset_commit(
             outcome.push((name.clone(), p.partition_index, error));
         }
     }
+    // As Kafka: members of a KIP-848 group commit with OffsetCommit v9+.
+    let needs_v9 = version < 9
+        && req.generation_id_or_member_epoch >= 0
+        && broker.groups.is_consumer_group(&group);
     let group_result = if offsets.is_empty() {
         Ok(())
+    } else if needs_v9 {
+        Err(GroupError::UnsupportedVersion)
     } else {
         broker
             .groups

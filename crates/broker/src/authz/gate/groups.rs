@@ -6,7 +6,7 @@
 //! DescribeGroups (DESCRIBE), DeleteGroups (DELETE) and OffsetDelete (DELETE
 //! on the group, READ on each topic), ConsumerGroupHeartbeat (READ on the
 //! group, DESCRIBE on each subscribed topic) and ConsumerGroupDescribe
-//! (DESCRIBE on each group). Must never change a group.
+//! (DESCRIBE on each group and on every topic its members hold). Must never change a group.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
@@ -551,12 +551,27 @@ pub(super) fn consumer_group_describe(
                 g
             })
             .collect();
-    if refused.is_empty() && !include_ops {
-        return pass(req);
-    }
+    // Always completed: as Kafka, a group whose members hold topics the
+    // session may not describe is refused rather than shown.
     pass_then(
         req,
         move |resp: &mut ConsumerGroupDescribeResponse, c: &Check<'_>| {
+            for g in &mut resp.groups {
+                let hidden = g.members.iter().any(|m| {
+                    m.assignment
+                        .topic_partitions
+                        .iter()
+                        .chain(&m.target_assignment.topic_partitions)
+                        .any(|tp| !c.topic(AclOperation::Describe, tp.topic_name.0.as_str()))
+                });
+                if g.error_code == 0 && hidden {
+                    g.error_code = TOPIC_DENIED.code();
+                    g.error_message = Some(str_bytes(
+                        "The group has described topic(s) that the client is not authorized to describe.",
+                    ));
+                    g.members.clear();
+                }
+            }
             if include_ops {
                 for g in &mut resp.groups {
                     if g.error_code == 0 {
