@@ -548,7 +548,7 @@ mod tests {
         drop(p);
         let table = TopicTable::new(vec![dir.path().into()]);
         table
-            .open_all(&[topic.clone()], |_| LogConfig::default())
+            .open_all(std::slice::from_ref(&topic), |_| LogConfig::default())
             .unwrap();
         let p = table.partition("t", 0).unwrap();
         assert_eq!(p.log.log_end_offset(), 1);
