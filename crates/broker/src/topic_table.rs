@@ -175,7 +175,7 @@ impl TopicTable {
             );
             let created = self.create_dirs(topic, &[index])?;
             for new in created {
-                let log = Log::open_unsynced(&new.dir, configs[t].clone());
+                let log = Log::create_unsynced(&new.dir, configs[t].clone());
                 opened.push((t, index, log, new.dir));
             }
         }
@@ -309,7 +309,9 @@ impl TopicTable {
     ) -> Result<Vec<Arc<Partition>>, LogError> {
         let indexes: Vec<i32> = range.collect();
         let created = self.create_dirs(topic, &indexes)?;
-        let opened = fan_out(&created, |new| Log::open_unsynced(&new.dir, config.clone()));
+        let opened = fan_out(&created, |new| {
+            Log::create_unsynced(&new.dir, config.clone())
+        });
         let mut partitions = Vec::with_capacity(created.len());
         let mut failure = self.sync_all_dirs().err();
         for (new, log) in created.iter().zip(opened) {

@@ -110,6 +110,23 @@ mod tests {
     }
 
     #[test]
+    fn a_created_log_takes_appends_and_reopens_and_never_truncates() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::create_unsynced(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(log.log_end_offset(), 0);
+        let batch = encode_batch(4, 1000, None, false, Compression::None);
+        log.append_leader(&batch, 2000).unwrap();
+        log.close().unwrap();
+        drop(log);
+        // Over an existing log it opens, keeping every record.
+        let again = Log::create_unsynced(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(again.log_end_offset(), 4);
+        drop(again);
+        let reopened = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(reopened.log_end_offset(), 4);
+    }
+
+    #[test]
     fn steps_out_of_order_write_no_clean_marker() {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::open(dir.path(), LogConfig::default()).unwrap();
