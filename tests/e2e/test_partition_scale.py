@@ -201,6 +201,8 @@ def test_ten_thousand_partitions_create_stop_and_restart(strait_factory):
     stopped = time.monotonic() - t0
     assert rc == 0, f"SIGTERM exit code {rc}"
     assert stopped < STOP_10K, f"shutdown with {n} partitions took {stopped:.1f}s"
+    closed = [l for l in srv.log_tail(200_000).splitlines() if "closed every partition log" in l]
+    assert closed and "(0 failed)" in closed[-1], closed[-1:] or srv.log_tail()
 
     t0 = time.monotonic()
     srv.start(timeout=START_10K)

@@ -35,6 +35,11 @@ impl Log {
         if !w.snapshot_offsets.contains(&log_end) {
             w.snapshot_offsets.push(log_end);
         }
+        // Closing thousands of logs must not hold a descriptor per file: the filesystem
+        // sync that follows needs none, and reads reopen what they use.
+        for segment in segments.iter() {
+            segment.release_files();
+        }
         Ok(())
     }
 
