@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("confluent_kafka")
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition  # noqa: E402
-from confluent_kafka.admin import NewPartitions, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # noqa: E402
 
 import kafka_helpers as kh  # noqa: E402
 import kafka_wire as kw  # noqa: E402
@@ -127,6 +127,13 @@ def test_create_partitions_over_the_cap_is_refused_at_once(strait_factory):
     assert_healthy(srv, "after-huge-grow")
 
 
+def slow_admin(srv) -> AdminClient:
+    """An admin client that waits as long as the loosest bound here (the
+    shared helpers wait only 10 s for a socket)."""
+    return AdminClient({"bootstrap.servers": srv.bootstrap, "log_level": 3,
+                        "socket.timeout.ms": int(START_10K * 1000)})
+
+
 def _sample(n: int) -> list:
     return sorted({0, n - 1, *range(0, n, max(1, n // 40))})
 
@@ -159,7 +166,7 @@ def _wait_partitions(srv, topic: str, n: int, timeout: float) -> float:
     """Seconds until metadata shows `topic` with `n` partitions (retrying while
     the broker is still opening its logs)."""
     t0 = time.monotonic()
-    a = kh.admin(srv.bootstrap)
+    a = slow_admin(srv)
     while True:
         try:
             md = a.list_topics(topic=topic, timeout=5)
@@ -176,7 +183,7 @@ def _wait_partitions(srv, topic: str, n: int, timeout: float) -> float:
 def test_ten_thousand_partitions_create_stop_and_restart(strait_factory):
     n = 10_000
     srv = start_low_limit(strait_factory)
-    a = kh.admin(srv.bootstrap)
+    a = slow_admin(srv)
     t0 = time.monotonic()
     fs = a.create_topics([NewTopic("wide", num_partitions=n, replication_factor=1)],
                          request_timeout=CREATE_10K, operation_timeout=CREATE_10K)
@@ -194,6 +201,8 @@ def test_ten_thousand_partitions_create_stop_and_restart(strait_factory):
     stopped = time.monotonic() - t0
     assert rc == 0, f"SIGTERM exit code {rc}"
     assert stopped < STOP_10K, f"shutdown with {n} partitions took {stopped:.1f}s"
+    closed = [l for l in srv.log_tail(200_000).splitlines() if "closed every partition log" in l]
+    assert closed and "(0 failed)" in closed[-1], closed[-1:] or srv.log_tail()
 
     t0 = time.monotonic()
     srv.start(timeout=START_10K)
@@ -213,7 +222,7 @@ def test_ten_thousand_partitions_create_stop_and_restart(strait_factory):
 @pytest.mark.skipif(not LONG, reason="set STRAIT_E2E_LONG=1")
 def test_growing_in_steps_stays_linear(strait_factory):
     srv = start_low_limit(strait_factory)
-    a = kh.create_topic(srv.bootstrap, "steps", partitions=1)
+    a = kh.create_topic(slow_admin(srv), "steps", partitions=1)
     took = []
     total = 1
     for _ in range(4):

@@ -237,7 +237,7 @@ impl TopicTable {
             );
             let created = self.create_dirs(topic, &[index])?;
             for new in created {
-                let log = Log::open_unsynced(&new.dir, configs[t].clone());
+                let log = Log::create_unsynced(&new.dir, configs[t].clone());
                 opened.push((t, index, log, new.dir));
             }
         }
@@ -374,7 +374,9 @@ impl TopicTable {
     ) -> Result<Vec<Arc<Partition>>, LogError> {
         let indexes: Vec<i32> = range.collect();
         let created = self.create_dirs(topic, &indexes)?;
-        let opened = fan_out(&created, |new| Log::open_unsynced(&new.dir, config.clone()));
+        let opened = fan_out(&created, |new| {
+            Log::create_unsynced(&new.dir, config.clone())
+        });
         let mut partitions = Vec::with_capacity(created.len());
         let mut failure = self.sync_all_dirs().err();
         for (new, log) in created.iter().zip(opened) {
@@ -619,7 +621,7 @@ mod tests {
         drop(p);
         let table = TopicTable::new(vec![dir.path().into()]);
         table
-            .open_all(&[topic.clone()], |_| LogConfig::default())
+            .open_all(std::slice::from_ref(&topic), |_| LogConfig::default())
             .unwrap();
         let p = table.partition("t", 0).unwrap();
         assert_eq!(p.log.log_end_offset(), 1);

@@ -208,6 +208,11 @@ impl<E: IndexEntry> Index<E> {
         Ok(())
     }
 
+    /// Gives back the index file's descriptor (it reopens when next written).
+    pub(crate) fn release(&self) {
+        self.file.release();
+    }
+
     /// fsyncs the index file if it was written since the last sync.
     pub(crate) fn sync(&self) -> Result<(), LogError> {
         self.file.sync_if_dirty()

@@ -9,8 +9,8 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::LogError;
 
@@ -18,7 +18,8 @@ use crate::error::LogError;
 #[derive(Debug)]
 pub(crate) struct LazyFile {
     path: PathBuf,
-    file: OnceLock<File>,
+    /// Readers clone the handle, so releasing it never cuts a read short.
+    file: Mutex<Option<Arc<File>>>,
     dirty: AtomicBool,
 }
 
@@ -27,7 +28,7 @@ impl LazyFile {
     pub(crate) fn new(path: PathBuf) -> Self {
         LazyFile {
             path,
-            file: OnceLock::new(),
+            file: Mutex::new(None),
             dirty: AtomicBool::new(false),
         }
     }
@@ -47,42 +48,53 @@ impl LazyFile {
         &self.path
     }
 
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<File>>> {
+        self.file.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn current(&self) -> Option<Arc<File>> {
+        self.slot().clone()
+    }
+
     /// Whether a descriptor is currently held.
     #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
-        self.file.get().is_some()
+        self.current().is_some()
     }
 
     /// The open file, opening it now if needed.
-    pub(crate) fn get(&self) -> Result<&File, LogError> {
-        if let Some(f) = self.file.get() {
-            return Ok(f);
+    pub(crate) fn get(&self) -> Result<Arc<File>, LogError> {
+        let mut slot = self.slot();
+        if let Some(f) = slot.as_ref() {
+            return Ok(f.clone());
         }
-        let opened = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(|e| LogError::file(&self.path, e))?;
-        // Two threads may race here; the loser's descriptor is dropped.
-        let _ = self.file.set(opened);
-        self.file
-            .get()
-            .ok_or_else(|| LogError::file(&self.path, std::io::Error::other("file not open")))
+        let opened = Arc::new(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.path)
+                .map_err(|e| LogError::file(&self.path, e))?,
+        );
+        *slot = Some(opened.clone());
+        Ok(opened)
+    }
+
+    /// Gives the descriptor back (it closes once no reader holds it); the next use reopens
+    /// the file. Unsynced writes stay marked for the next sync.
+    pub(crate) fn release(&self) {
+        self.slot().take();
     }
 
     /// The file's length, without opening it if it is not open yet.
     pub(crate) fn len(&self) -> Result<u64, LogError> {
-        let meta = match self.file.get() {
-            Some(f) => f.metadata(),
-            None => std::fs::metadata(&self.path),
-        };
-        meta.map(|m| m.len())
+        self.metadata()
+            .map(|m| m.len())
             .map_err(|e| LogError::file(&self.path, e))
     }
 
     /// The file's metadata, without opening it.
     pub(crate) fn metadata(&self) -> std::io::Result<std::fs::Metadata> {
-        match self.file.get() {
+        match self.current() {
             Some(f) => f.metadata(),
             None => std::fs::metadata(&self.path),
         }
@@ -134,6 +146,11 @@ mod tests {
         assert_eq!(f.len().unwrap(), 3);
         f.sync_if_dirty().unwrap();
         assert!(!f.dirty.load(Ordering::Acquire));
+        f.release();
+        assert!(!f.is_open());
+        assert_eq!(f.len().unwrap(), 3);
+        f.write_all_at(b"d", 3).unwrap();
+        assert_eq!(std::fs::read(f.path()).unwrap(), b"abcd");
     }
 
     #[test]

@@ -236,11 +236,44 @@ impl Log {
     fn open_with(dir: &Path, config: LogConfig, durable: bool) -> Result<Log, LogError> {
         fs::create_dir_all(dir).map_err(|e| LogError::file(dir, e))?;
         let loaded = recovery::load(dir, &config)?;
+        let log = Self::from_loaded(dir, config, loaded);
+        {
+            let mut w = lock(&log.writer);
+            log.prune_snapshots(&mut w)?;
+        }
+        log.offsets.write_checkpoint_with(durable)?;
+        checkpoint::clear_clean_shutdown_with(dir, durable)?;
+        Ok(log)
+    }
+
+    /// Creates the log of a brand-new partition in `dir`, a directory the caller has just made:
+    /// one empty segment and nothing else (a missing checkpoint means offset 0, and there is
+    /// nothing to recover). Nothing is fsynced; a lost file is recreated by the next open. If
+    /// the directory already holds a segment file, this opens it as [`Log::open_unsynced`]
+    /// does, never truncating it.
+    pub fn create_unsynced(dir: &Path, config: LogConfig) -> Result<Log, LogError> {
+        if dir.join(crate::segment::log_file_name(0)).exists() {
+            return Self::open_with(dir, config, false);
+        }
+        let segment = Segment::create(dir, 0)?;
+        let loaded = recovery::LoadedLog {
+            segments: SegmentSet::single(Arc::new(segment)),
+            log_start_offset: 0,
+            log_end_offset: 0,
+            recovery_point: 0,
+            producers: ProducerStateTable::default(),
+            aborted: AbortedTxnIndex::from_records(Vec::new()),
+            snapshot_offsets: Vec::new(),
+        };
+        Ok(Self::from_loaded(dir, config, loaded))
+    }
+
+    fn from_loaded(dir: &Path, config: LogConfig, loaded: recovery::LoadedLog) -> Log {
         let first_unstable = loaded
             .producers
             .first_unstable_offset()
             .unwrap_or(NO_OPEN_TXN);
-        let log = Log {
+        Log {
             dir: dir.to_path_buf(),
             config: RwLock::new(config),
             writer: Mutex::new(WriterState {
@@ -263,14 +296,7 @@ impl Log {
             leader_epoch: AtomicI32::new(-1),
             closed: AtomicBool::new(false),
             cleaner: Mutex::new(None),
-        };
-        {
-            let mut w = lock(&log.writer);
-            log.prune_snapshots(&mut w)?;
         }
-        log.offsets.write_checkpoint_with(durable)?;
-        checkpoint::clear_clean_shutdown_with(dir, durable)?;
-        Ok(log)
     }
 
     /// The partition directory.

@@ -142,7 +142,7 @@ impl<'a> BatchCursor<'a> {
             self.window.clear();
             // Opens the file on the first read only: an empty segment never needs it.
             let file = self.file.get()?;
-            if let Err(e) = read_exact_into(file, &mut self.window, pos, want) {
+            if let Err(e) = read_exact_into(&file, &mut self.window, pos, want) {
                 self.window.clear();
                 return Err(self.io(e));
             }
@@ -184,7 +184,8 @@ impl<'a> BatchCursor<'a> {
             return Ok(Bytes::from(window).slice(at..at + len));
         }
         let mut out = Vec::new();
-        read_exact_into(self.file.get()?, &mut out, pos, len).map_err(|e| self.io(e))?;
+        let file = self.file.get()?;
+        read_exact_into(&file, &mut out, pos, len).map_err(|e| self.io(e))?;
         Ok(Bytes::from(out))
     }
 }
@@ -463,6 +464,14 @@ impl Segment {
             }])?;
         }
         Ok(())
+    }
+
+    /// Gives back the descriptors of the log file and both indexes (they reopen when next
+    /// used).
+    pub(crate) fn release_files(&self) {
+        self.log.release();
+        self.offset_index.release();
+        self.time_index.release();
     }
 
     /// fsyncs whichever of the log file and its indexes were written since the last sync.

@@ -35,6 +35,11 @@ impl Log {
         if !w.snapshot_offsets.contains(&log_end) {
             w.snapshot_offsets.push(log_end);
         }
+        // Closing thousands of logs must not hold a descriptor per file: the filesystem
+        // sync that follows needs none, and reads reopen what they use.
+        for segment in segments.iter() {
+            segment.release_files();
+        }
         Ok(())
     }
 
@@ -107,6 +112,23 @@ mod tests {
         let reopened = Log::open(dir.path(), LogConfig::default()).unwrap();
         assert_eq!(reopened.log_end_offset(), 15);
         assert_eq!(reopened.offsets.recovery_point.load(Ordering::Acquire), 15);
+    }
+
+    #[test]
+    fn a_created_log_takes_appends_and_reopens_and_never_truncates() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::create_unsynced(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(log.log_end_offset(), 0);
+        let batch = encode_batch(4, 1000, None, false, Compression::None);
+        log.append_leader(&batch, 2000).unwrap();
+        log.close().unwrap();
+        drop(log);
+        // Over an existing log it opens, keeping every record.
+        let again = Log::create_unsynced(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(again.log_end_offset(), 4);
+        drop(again);
+        let reopened = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(reopened.log_end_offset(), 4);
     }
 
     #[test]
