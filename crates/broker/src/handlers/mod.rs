@@ -8,6 +8,7 @@ mod cluster;
 mod configs;
 mod fetch;
 mod groups;
+mod leader_epoch;
 pub mod links;
 mod list_offsets;
 mod metadata;
@@ -91,6 +92,9 @@ async fn dispatch(
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(broker, r, version).await),
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(list_offsets::handle(broker, r, version))
+        }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(leader_epoch::handle(broker, r))
         }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(topics::create(broker, r, version).await)
