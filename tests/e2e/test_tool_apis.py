@@ -103,3 +103,76 @@ def test_offset_for_leader_epoch(broker, topic_name):
 def test_offset_for_leader_epoch_unknown_topic(broker):
     got = offset_for_leader_epoch(broker.bootstrap, "no-such-topic-olep", [(0, -1, 0)])
     assert got == {0: (UNKNOWN_TOPIC_OR_PARTITION, -1, -1)}
+
+
+DESCRIBE_PRODUCERS = 61
+
+
+def describe_producers(bootstrap: str, topic: str, partitions):
+    """{partition: (error, [(pid, epoch, last_seq, last_ts, coord_epoch, txn_start)])}."""
+    w = kw.Writer(True)
+
+    def topic_entry(wr, t):
+        wr.string(t)
+        wr.array(partitions, lambda wr2, p: wr2.int32(p))
+        wr.tags()
+
+    w.array([topic], topic_entry)
+    w.tags()
+    with kw.KafkaConnection.to(bootstrap) as conn:
+        r = conn.request(DESCRIBE_PRODUCERS, 0, w.getvalue(), flexible=True)
+        r.int32()  # throttle_time_ms
+
+        def read_producer(rd):
+            out = (rd.int64(), rd.int32(), rd.int32(), rd.int64(), rd.int32(), rd.int64())
+            rd.tags()
+            return out
+
+        def read_partition(rd):
+            idx = rd.int32()
+            err = rd.int16()
+            rd.string()  # error_message
+            producers = rd.array(read_producer)
+            rd.tags()
+            return idx, (err, producers)
+
+        def read_topic(rd):
+            name = rd.string()
+            ps = rd.array(read_partition)
+            rd.tags()
+            return name, ps
+
+        topics = r.array(read_topic)
+    assert [t[0] for t in topics] == [topic]
+    return dict(topics[0][1])
+
+
+def test_describe_producers(broker, topic_name):
+    kh.create_topic(broker.bootstrap, topic_name, partitions=2)
+    # Plain, idempotent producer: three records to partition 0.
+    kh.produce_all(broker.bootstrap, topic_name, [b"a", b"b", b"c"], partition=0,
+                   **{"enable.idempotence": True})
+    # Transactional producer left open on partition 1 after one record at offset 0.
+    txn = kh.producer(broker.bootstrap, **{"transactional.id": f"txn-{topic_name}"})
+    txn.init_transactions(30)
+    txn.begin_transaction()
+    txn.produce(topic_name, b"open", partition=1)
+    assert txn.flush(30) == 0
+
+    got = describe_producers(broker.bootstrap, topic_name, [0, 1, 7])
+    err0, p0 = got[0]
+    assert err0 == 0 and len(p0) == 1
+    pid, epoch, last_seq, last_ts, coord_epoch, txn_start = p0[0]
+    assert pid >= 0 and epoch == 0 and last_seq == 2 and last_ts > 0
+    assert txn_start == -1
+    err1, p1 = got[1]
+    assert err1 == 0 and len(p1) == 1
+    tpid, _, tseq, _, _, ttxn_start = p1[0]
+    assert tpid != pid and tseq == 0 and ttxn_start == 0
+    assert got[7] == (UNKNOWN_TOPIC_OR_PARTITION, [])
+    txn.abort_transaction(30)
+
+
+def test_describe_producers_unknown_topic(broker):
+    assert describe_producers(broker.bootstrap, "no-such-topic-dp", [0]) == {
+        0: (UNKNOWN_TOPIC_OR_PARTITION, [])}

@@ -43,6 +43,7 @@ const SERVED: &[ApiKey] = &[
     ApiKey::DescribeAcls,
     ApiKey::CreateAcls,
     ApiKey::DeleteAcls,
+    ApiKey::DescribeProducers,
 ];
 
 /// APIs whose newest version `kafka-protocol` lists but cannot decode (its

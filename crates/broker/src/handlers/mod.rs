@@ -14,6 +14,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod producer_id;
+mod producers;
 mod records;
 mod scram;
 mod topics;
@@ -95,6 +96,9 @@ async fn dispatch(
         }
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(leader_epoch::handle(broker, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(producers::describe(broker, r))
         }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(topics::create(broker, r, version).await)

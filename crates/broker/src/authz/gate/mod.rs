@@ -126,6 +126,7 @@ pub fn before(
         ListOffsets => records::list_offsets,
         DeleteRecords => records::delete_records,
         OffsetForLeaderEpoch => records::offset_for_leader_epoch,
+        DescribeProducers => records::describe_producers,
         Metadata => topics::metadata,
         CreateTopics => topics::create_topics,
         DeleteTopics => topics::delete_topics,

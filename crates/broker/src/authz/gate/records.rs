@@ -2,7 +2,7 @@
 //! transactional id for transactional batches), Fetch (READ on each topic;
 //! CLUSTER_ACTION for replica fetches), ListOffsets (DESCRIBE on each topic),
 //! OffsetForLeaderEpoch (CLUSTER_ACTION on the cluster, else DESCRIBE on each
-//! topic) and DeleteRecords (DELETE on each topic). Refused partitions are answered
+//! topic), DescribeProducers (READ on each topic) and DeleteRecords (DELETE on each topic). Refused partitions are answered
 //! with TOPIC_AUTHORIZATION_FAILED. Must never look inside records beyond a
 //! batch's attributes.
 
@@ -11,6 +11,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
+use kafka_protocol::messages::describe_producers_response::{PartitionResponse, TopicResponse};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -21,9 +22,10 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    BrokerId, DeleteRecordsRequest, DeleteRecordsResponse, FetchRequest, FetchResponse,
-    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest,
-    OffsetForLeaderEpochResponse, ProduceRequest, ProduceResponse,
+    BrokerId, DeleteRecordsRequest, DeleteRecordsResponse, DescribeProducersRequest,
+    DescribeProducersResponse, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProduceRequest,
+    ProduceResponse,
 };
 use strait_metadata::AclOperation;
 
@@ -243,6 +245,42 @@ pub(super) fn offset_for_leader_epoch(
         })
         .collect();
     pass_then(req, move |resp: &mut OffsetForLeaderEpochResponse, _| {
+        resp.topics.extend(refused)
+    })
+}
+
+pub(super) fn describe_producers(
+    check: &Check<'_>,
+    mut req: DescribeProducersRequest,
+) -> Outcome<DescribeProducersRequest, DescribeProducersResponse> {
+    let (kept, refused) = split_by(
+        std::mem::take(&mut req.topics),
+        |t| Some(t.name.0.to_string()),
+        |n| check.topic(AclOperation::Read, n),
+    );
+    req.topics = kept;
+    if refused.is_empty() {
+        return pass(req);
+    }
+    let refused: Vec<TopicResponse> = refused
+        .into_iter()
+        .map(|t| {
+            let mut out = TopicResponse::default();
+            out.name = t.name;
+            out.partitions = t
+                .partition_indexes
+                .iter()
+                .map(|i| {
+                    let mut r = PartitionResponse::default();
+                    r.partition_index = *i;
+                    r.error_code = TOPIC_DENIED.code();
+                    r
+                })
+                .collect();
+            out
+        })
+        .collect();
+    pass_then(req, move |resp: &mut DescribeProducersResponse, _| {
         resp.topics.extend(refused)
     })
 }
