@@ -1,7 +1,8 @@
-"""Tool-facing APIs answered with Kafka's semantics: OffsetForLeaderEpoch.
+"""Tool-facing APIs answered with Kafka's semantics: OffsetForLeaderEpoch and
+DescribeProducers, and their authorization gates.
 
 Data is produced by confluent-kafka; the API is spoken in raw frames
-(kafka_wire) since neither installed client exposes it directly.
+(kafka_wire) since neither installed client exposes these APIs.
 """
 
 from __future__ import annotations
@@ -176,3 +177,23 @@ def test_describe_producers(broker, topic_name):
 def test_describe_producers_unknown_topic(broker):
     assert describe_producers(broker.bootstrap, "no-such-topic-dp", [0]) == {
         0: (UNKNOWN_TOPIC_OR_PARTITION, [])}
+
+
+TOPIC_AUTHORIZATION_FAILED = 29
+
+
+def test_acl_gate_refuses_anonymous_without_describe_or_read(strait_factory, topic_name):
+    """With an authorizer and no ACLs, ANONYMOUS on PLAINTEXT may neither
+    describe (OffsetForLeaderEpoch) nor read (DescribeProducers) the topic."""
+    srv = strait_factory(start=False)
+    srv.overrides.update({
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:nobody",
+    })
+    srv.start()
+    # ANONYMOUS may not create topics either; ask for one that needn't exist:
+    # refusal comes before the existence check, as in Kafka.
+    assert offset_for_leader_epoch(srv.bootstrap, topic_name, [(0, -1, 0)]) == {
+        0: (TOPIC_AUTHORIZATION_FAILED, -1, -1)}
+    assert describe_producers(srv.bootstrap, topic_name, [0]) == {
+        0: (TOPIC_AUTHORIZATION_FAILED, [])}
