@@ -36,3 +36,4 @@ pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
 pub use error::LogError;
 pub use log::{LeaderAppend, Log, MirrorAppend};
+pub use producer_state::ActiveProducer;

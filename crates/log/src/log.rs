@@ -884,6 +884,11 @@ impl Log {
         self.segments().iter().map(|s| s.base_offset()).collect()
     }
 
+    /// The producers with state (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<crate::producer_state::ActiveProducer> {
+        lock(&self.writer).producers.active()
+    }
+
     /// Number of producer ids with state.
     pub fn producer_count(&self) -> usize {
         lock(&self.writer).producers.len()

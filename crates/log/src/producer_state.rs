@@ -33,6 +33,19 @@ impl BatchMetadata {
     }
 }
 
+/// What DescribeProducers reports about one producer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub epoch: i16,
+    /// Last sequence appended, -1 if none retained.
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    pub coordinator_epoch: i32,
+    /// First offset of the open transaction, -1 if none.
+    pub current_txn_start_offset: i64,
+}
+
 /// Everything the log remembers about one producer id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProducerEntry {
@@ -291,6 +304,23 @@ pub(crate) struct ProducerStateTable {
 }
 
 impl ProducerStateTable {
+    /// Every producer with state, in producer id order.
+    pub(crate) fn active(&self) -> Vec<ActiveProducer> {
+        let mut out: Vec<ActiveProducer> = self
+            .entries()
+            .map(|e| ActiveProducer {
+                producer_id: e.producer_id,
+                epoch: e.epoch,
+                last_sequence: e.last_seq(),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: e.current_txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
+    }
+
     pub(crate) fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
     }

@@ -9,12 +9,14 @@ mod configs;
 mod consumer_groups;
 mod fetch;
 mod groups;
+mod leader_epoch;
 pub mod links;
 mod list_offsets;
 mod metadata;
 mod partition_cap;
 mod produce;
 mod producer_id;
+mod producers;
 mod records;
 mod scram;
 mod topics;
@@ -94,6 +96,12 @@ async fn dispatch(
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(broker, r, version).await),
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(list_offsets::handle(broker, r, version))
+        }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(leader_epoch::handle(broker, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(producers::describe(broker, r))
         }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(topics::create(broker, r, version).await)

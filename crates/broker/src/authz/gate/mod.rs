@@ -125,6 +125,8 @@ pub fn before(
         Fetch => records::fetch,
         ListOffsets => records::list_offsets,
         DeleteRecords => records::delete_records,
+        OffsetForLeaderEpoch => records::offset_for_leader_epoch,
+        DescribeProducers => records::describe_producers,
         Metadata => topics::metadata,
         CreateTopics => topics::create_topics,
         DeleteTopics => topics::delete_topics,

@@ -1,7 +1,8 @@
 //! Checks of the record APIs: Produce (WRITE on each topic; WRITE on the
 //! transactional id for transactional batches), Fetch (READ on each topic;
-//! CLUSTER_ACTION for replica fetches), ListOffsets (DESCRIBE on each topic)
-//! and DeleteRecords (DELETE on each topic). Refused partitions are answered
+//! CLUSTER_ACTION for replica fetches), ListOffsets (DESCRIBE on each topic),
+//! OffsetForLeaderEpoch (CLUSTER_ACTION on the cluster, else DESCRIBE on each
+//! topic), DescribeProducers (READ on each topic) and DeleteRecords (DELETE on each topic). Refused partitions are answered
 //! with TOPIC_AUTHORIZATION_FAILED. Must never look inside records beyond a
 //! batch's attributes.
 
@@ -10,15 +11,21 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
     DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
 };
+use kafka_protocol::messages::describe_producers_response::{PartitionResponse, TopicResponse};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
 use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{
-    BrokerId, DeleteRecordsRequest, DeleteRecordsResponse, FetchRequest, FetchResponse,
-    ListOffsetsRequest, ListOffsetsResponse, ProduceRequest, ProduceResponse,
+    BrokerId, DeleteRecordsRequest, DeleteRecordsResponse, DescribeProducersRequest,
+    DescribeProducersResponse, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, ProduceRequest,
+    ProduceResponse,
 };
 use strait_metadata::AclOperation;
 
@@ -196,6 +203,84 @@ pub(super) fn list_offsets(
         })
         .collect();
     pass_then(req, move |resp: &mut ListOffsetsResponse, _| {
+        resp.topics.extend(refused)
+    })
+}
+
+pub(super) fn offset_for_leader_epoch(
+    check: &Check<'_>,
+    mut req: OffsetForLeaderEpochRequest,
+) -> Outcome<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse> {
+    // Kafka lets followers (CLUSTER_ACTION) ask for any topic.
+    if check.cluster(AclOperation::ClusterAction) {
+        return pass(req);
+    }
+    let (kept, refused) = split_by(
+        std::mem::take(&mut req.topics),
+        |t| Some(t.topic.0.to_string()),
+        |n| check.topic(AclOperation::Describe, n),
+    );
+    req.topics = kept;
+    if refused.is_empty() {
+        return pass(req);
+    }
+    let refused: Vec<OffsetForLeaderTopicResult> = refused
+        .into_iter()
+        .map(|t| {
+            let mut out = OffsetForLeaderTopicResult::default();
+            out.topic = t.topic;
+            out.partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut r = EpochEndOffset::default();
+                    r.partition = p.partition;
+                    r.error_code = TOPIC_DENIED.code();
+                    r.leader_epoch = -1;
+                    r.end_offset = -1;
+                    r
+                })
+                .collect();
+            out
+        })
+        .collect();
+    pass_then(req, move |resp: &mut OffsetForLeaderEpochResponse, _| {
+        resp.topics.extend(refused)
+    })
+}
+
+pub(super) fn describe_producers(
+    check: &Check<'_>,
+    mut req: DescribeProducersRequest,
+) -> Outcome<DescribeProducersRequest, DescribeProducersResponse> {
+    let (kept, refused) = split_by(
+        std::mem::take(&mut req.topics),
+        |t| Some(t.name.0.to_string()),
+        |n| check.topic(AclOperation::Read, n),
+    );
+    req.topics = kept;
+    if refused.is_empty() {
+        return pass(req);
+    }
+    let refused: Vec<TopicResponse> = refused
+        .into_iter()
+        .map(|t| {
+            let mut out = TopicResponse::default();
+            out.name = t.name;
+            out.partitions = t
+                .partition_indexes
+                .iter()
+                .map(|i| {
+                    let mut r = PartitionResponse::default();
+                    r.partition_index = *i;
+                    r.error_code = TOPIC_DENIED.code();
+                    r
+                })
+                .collect();
+            out
+        })
+        .collect();
+    pass_then(req, move |resp: &mut DescribeProducersResponse, _| {
         resp.topics.extend(refused)
     })
 }
