@@ -1,6 +1,7 @@
 //! Runs `kafka-cluster-links` and `kafka-mirrors` in-process: argument
 //! errors, unreadable files and an unreachable cluster must each end in
 //! exactly one stderr line with the tool's prefix and exit code 1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! Runs the tools' entry points in-process: argument errors and an
 //! unreachable cluster must end in exactly one stderr line and exit code 1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! Client tests against an in-process fake broker (a tokio TcpListener that
 //! answers ApiVersions, Metadata, CreateTopics and a few more by hand).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

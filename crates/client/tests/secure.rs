@@ -4,6 +4,7 @@
 //! handshake, hostname verification on and off, untrusted CAs, mutual TLS,
 //! authentication success and failure, that failures are not retried and
 //! never show the password, and SASL session expiry.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::path::PathBuf;
 use std::sync::Arc;

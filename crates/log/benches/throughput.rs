@@ -3,6 +3,7 @@
 //! Run with `cargo bench -p strait-log` (or `--bench throughput -- <MiB>`, default 128 MiB per
 //! case). Prints MiB/s and records/s for appends of 1 and 16 records per batch and for
 //! sequential 1 MiB fetches.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 use std::time::Instant;
 

@@ -1,4 +1,5 @@
 //! Stale, corrupt or missing index files are detected on open and rebuilt from the log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod common;
 

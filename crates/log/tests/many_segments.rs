@@ -1,4 +1,5 @@
 //! Appends 10k batches across many small segments, reopens, and reads everything back.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code states expectations by panicking
 
 mod common;
 
