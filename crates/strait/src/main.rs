@@ -58,6 +58,8 @@ fn main() -> ExitCode {
 }
 
 fn run_server(config: PathBuf) -> anyhow::Result<()> {
+    // The configuration first: a bad one is refused with its one line alone.
+    let config = strait_broker::BrokerConfig::load(&config)?;
     match fd_limit::raise_to_hard() {
         Ok(r) if r.now > r.before => {
             tracing::info!("raised the open-file limit from {} to {}", r.before, r.now)
@@ -65,7 +67,6 @@ fn run_server(config: PathBuf) -> anyhow::Result<()> {
         Ok(r) => tracing::info!("open-file limit is {} (hard limit {})", r.now, r.hard),
         Err(e) => tracing::warn!("could not raise the open-file limit: {e}"),
     }
-    let config = strait_broker::BrokerConfig::load(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
