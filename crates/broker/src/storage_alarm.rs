@@ -30,10 +30,10 @@ pub fn is_storage_failure(e: &LogError) -> bool {
 }
 
 impl StorageAlarm {
-    /// Records a failed `action` ("append", "flush", ...) on `partition`;
-    /// logs it unless this partition logged one less than an interval ago.
-    /// Returns whether it logged.
-    pub fn report(&self, partition: &str, action: &str, e: &LogError, now_ms: i64) -> bool {
+    /// Records a failed `action` ("append", "flush", ...) on partition
+    /// `topic`-`index`; logs it unless this partition logged one less than an
+    /// interval ago. Returns whether it logged.
+    pub fn report(&self, topic: &str, index: i32, action: &str, e: &LogError, now_ms: i64) -> bool {
         if !is_storage_failure(e) {
             return false;
         }
@@ -53,10 +53,10 @@ impl StorageAlarm {
         let suppressed = self.suppressed.swap(0, Ordering::AcqRel);
         if suppressed > 0 {
             tracing::error!(
-                "storage failure on {partition} during {action}: {e} ({suppressed} more since the last report)"
+                "storage failure on {topic}-{index} during {action}: {e} ({suppressed} more since the last report)"
             );
         } else {
-            tracing::error!("storage failure on {partition} during {action}: {e}");
+            tracing::error!("storage failure on {topic}-{index} during {action}: {e}");
         }
         true
     }
@@ -76,14 +76,14 @@ mod tests {
     #[test]
     fn logs_once_per_interval_and_only_storage_failures() {
         let alarm = StorageAlarm::default();
-        assert!(alarm.report("t-0", "append", &enospc(), 1_000));
-        assert!(!alarm.report("t-0", "append", &enospc(), 2_000));
-        assert!(!alarm.report("t-0", "append", &enospc(), 10_999));
+        assert!(alarm.report("t", 0, "append", &enospc(), 1_000));
+        assert!(!alarm.report("t", 0, "append", &enospc(), 2_000));
+        assert!(!alarm.report("t", 0, "append", &enospc(), 10_999));
         assert_eq!(alarm.suppressed.load(Ordering::Acquire), 2);
-        assert!(alarm.report("t-0", "append", &enospc(), 11_000));
+        assert!(alarm.report("t", 0, "append", &enospc(), 11_000));
         assert_eq!(alarm.suppressed.load(Ordering::Acquire), 0);
         let input = LogError::InvalidRecord("bad".into());
-        assert!(!alarm.report("t-0", "append", &input, 50_000));
+        assert!(!alarm.report("t", 0, "append", &input, 50_000));
         assert!(enospc().to_string().contains("No space left on device"));
     }
 }

@@ -37,11 +37,8 @@ impl Partition {
     /// Logs a storage failure of `action` on this partition (rate-limited),
     /// naming the failing path and the OS error.
     pub fn storage_failed(&self, action: &str, e: &LogError) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        self.alarm
-            .report(&format!("{}-{}", self.topic, self.index), action, e, now);
+        let now = crate::state::Broker::now_ms();
+        self.alarm.report(&self.topic, self.index, action, e, now);
     }
 }
 
@@ -50,6 +47,15 @@ pub struct LiveTopic {
     pub id: Uuid,
     pub name: String,
     pub partitions: Vec<Arc<Partition>>,
+}
+
+impl LiveTopic {
+    /// Partition `index`, if the topic has it (a negative index has none).
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i).cloned())
+    }
 }
 
 pub struct TopicTable {
@@ -526,10 +532,7 @@ impl TopicTable {
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
-        let t = self.get(topic)?;
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| t.partitions.get(i).cloned())
+        self.get(topic)?.partition(index)
     }
 
     pub fn all(&self) -> Vec<Arc<LiveTopic>> {

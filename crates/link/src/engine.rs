@@ -377,10 +377,14 @@ impl LinkEngine {
             return true;
         }
         let record = mirror.record();
-        let include = self
-            .link(&record.link)
-            .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned());
+        let include = self.sync_include(&record.link);
         !crate::sync::follows_source(key, include.as_deref(), &record.local_overrides)
+    }
+
+    /// The `topic.config.sync.include` of `link`, if the link exists and sets it.
+    fn sync_include(&self, link: &str) -> Option<String> {
+        self.link(link)
+            .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned())
     }
 
     /// Forgets a deleted topic's mirror and stops its fetchers.
@@ -1191,14 +1195,13 @@ impl LinkEngine {
         let Some(mut record) = self.store.topic(topic) else {
             return Err(format!("mirror topic '{topic}' does not exist"));
         };
-        let overrides = self
-            .mirror(topic)
-            .map(|m| m.record().local_overrides)
-            .unwrap_or_default();
-        let include = self
-            .mirror(topic)
-            .and_then(|m| self.link(&m.record().link))
-            .and_then(|l| l.settings().raw.get("topic.config.sync.include").cloned());
+        let (include, overrides) = match self.mirror(topic) {
+            Some(m) => {
+                let record = m.record();
+                (self.sync_include(&record.link), record.local_overrides)
+            }
+            None => (None, Vec::new()),
+        };
         let synced = |k: &str| crate::sync::follows_source(k, include.as_deref(), &overrides);
         let mut next: BTreeMap<String, String> = record
             .configs

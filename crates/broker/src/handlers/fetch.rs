@@ -75,11 +75,7 @@ fn read_once(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchRespons
             pd.log_start_offset = -1;
             pd.preferred_read_replica = BrokerId(-1);
             pd.records = Some(Bytes::new());
-            let partition = live.as_ref().and_then(|t| {
-                usize::try_from(fp.partition)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
+            let partition = live.as_ref().and_then(|t| t.partition(fp.partition));
             let Some(partition) = partition else {
                 has_error = true;
                 pd.error_code = if version >= 13 {

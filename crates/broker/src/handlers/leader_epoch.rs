@@ -64,11 +64,7 @@ pub fn handle(broker: &Broker, req: OffsetForLeaderEpochRequest) -> OffsetForLea
         for p in topic.partitions {
             let mut r = EpochEndOffset::default();
             r.partition = p.partition;
-            let partition = live.as_ref().and_then(|t| {
-                usize::try_from(p.partition)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
+            let partition = live.as_ref().and_then(|t| t.partition(p.partition));
             let (error, epoch, offset) = match partition {
                 Some(partition) => end_offset_for(
                     p.current_leader_epoch,

@@ -29,11 +29,7 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOff
             p.timestamp = -1;
             p.offset = -1;
             p.leader_epoch = if version >= 4 { 0 } else { -1 };
-            let partition = live.as_ref().and_then(|t| {
-                usize::try_from(lp.partition_index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
+            let partition = live.as_ref().and_then(|t| t.partition(lp.partition_index));
             let Some(partition) = partition else {
                 p.error_code = ResponseError::UnknownTopicOrPartition.code();
                 out.partitions.push(p);

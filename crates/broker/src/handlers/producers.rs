@@ -18,11 +18,7 @@ pub fn describe(broker: &Broker, req: DescribeProducersRequest) -> DescribeProdu
         for index in topic.partition_indexes {
             let mut p = PartitionResponse::default();
             p.partition_index = index;
-            let partition = live.as_ref().and_then(|t| {
-                usize::try_from(index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
+            let partition = live.as_ref().and_then(|t| t.partition(index));
             match partition {
                 Some(partition) => {
                     p.active_producers = partition

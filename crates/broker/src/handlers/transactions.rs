@@ -17,15 +17,6 @@ use super::{str_bytes, topic_name};
 use crate::state::Broker;
 use crate::txn::{TxnMetadata, TxnState};
 
-const STATES: [TxnState; 6] = [
-    TxnState::Empty,
-    TxnState::Ongoing,
-    TxnState::PrepareCommit,
-    TxnState::PrepareAbort,
-    TxnState::CompleteCommit,
-    TxnState::CompleteAbort,
-];
-
 /// The filters of one ListTransactions request.
 struct ListFilter {
     states: Vec<TxnState>,
@@ -59,8 +50,8 @@ pub async fn list(broker: &Broker, req: ListTransactionsRequest) -> ListTransact
     let mut resp = ListTransactionsResponse::default();
     let mut states = Vec::new();
     for name in &req.state_filters {
-        match STATES.iter().find(|s| s.as_str() == name.as_str()) {
-            Some(s) => states.push(*s),
+        match TxnState::from_name(name.as_str()) {
+            Some(s) => states.push(s),
             None => resp.unknown_state_filters.push(name.clone()),
         }
     }
