@@ -36,7 +36,9 @@ use kafka_protocol::messages::{
 };
 use strait_metadata::{AclOperation, AclResourceType};
 
-use super::{Check, Deny, Outcome, message, pass, pass_then, restore_order, split_by};
+use super::{
+    Check, Deny, Outcome, message, pass, pass_then, refuse_topics, restore_order, split_by,
+};
 use crate::handlers::str_bytes;
 
 const TOPIC_DENIED: ResponseError = ResponseError::TopicAuthorizationFailed;
@@ -459,25 +461,20 @@ pub(super) fn delete_groups(
 
 pub(super) fn offset_delete(
     check: &Check<'_>,
-    mut req: OffsetDeleteRequest,
+    req: OffsetDeleteRequest,
 ) -> Outcome<OffsetDeleteRequest, OffsetDeleteResponse> {
     if !check.group(AclOperation::Delete, req.group_id.0.as_str()) {
         let mut resp = OffsetDeleteResponse::default();
         resp.error_code = GROUP_DENIED.code();
         return Deny(resp);
     }
-    let (kept, refused) = split_by(
-        std::mem::take(&mut req.topics),
-        |t| Some(t.name.0.to_string()),
-        |n| check.topic(AclOperation::Read, n),
-    );
-    req.topics = kept;
-    if refused.is_empty() {
-        return pass(req);
-    }
-    let refused: Vec<OffsetDeleteResponseTopic> = refused
-        .into_iter()
-        .map(|t| {
+    refuse_topics(
+        check,
+        req,
+        |r| &mut r.topics,
+        |t| t.name.0.to_string(),
+        AclOperation::Read,
+        |t| {
             let mut out = OffsetDeleteResponseTopic::default();
             out.name = t.name;
             out.partitions = t
@@ -491,11 +488,9 @@ pub(super) fn offset_delete(
                 })
                 .collect();
             out
-        })
-        .collect();
-    pass_then(req, move |resp: &mut OffsetDeleteResponse, _| {
-        resp.topics.extend(refused)
-    })
+        },
+        |r| &mut r.topics,
+    )
 }
 
 // ----- KIP-848 consumer groups ----------------------------------------------------

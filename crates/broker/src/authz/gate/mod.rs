@@ -193,6 +193,32 @@ fn restore_order<T, K: PartialEq>(items: &mut [T], order: &[K], key: impl Fn(&T)
     });
 }
 
+/// Narrows a request's topic list (`topics`) to the topics the caller may
+/// `op`; each refused topic is answered by `refuse`, and those answers are
+/// appended to the response's topic list (`answers`) after the handler.
+fn refuse_topics<Q, S: 'static, T, R: Send + 'static>(
+    check: &Check<'_>,
+    mut req: Q,
+    topics: impl FnOnce(&mut Q) -> &mut Vec<T>,
+    name: impl Fn(&T) -> String,
+    op: AclOperation,
+    refuse: impl Fn(T) -> R,
+    answers: fn(&mut S) -> &mut Vec<R>,
+) -> Outcome<Q, S> {
+    let list = topics(&mut req);
+    let (kept, refused) = split_by(
+        std::mem::take(list),
+        |t| Some(name(t)),
+        |n| check.topic(op, n),
+    );
+    *list = kept;
+    if refused.is_empty() {
+        return pass(req);
+    }
+    let refused: Vec<R> = refused.into_iter().map(refuse).collect();
+    pass_then(req, move |resp: &mut S, _| answers(resp).extend(refused))
+}
+
 /// Splits `items` into (kept, refused) by `allowed`, asking once per name.
 fn split_by<T>(
     items: Vec<T>,

@@ -29,7 +29,7 @@ use kafka_protocol::messages::{
 };
 use strait_metadata::AclOperation;
 
-use super::{Check, Deny, Outcome, pass, pass_then, split_by};
+use super::{Check, Deny, Outcome, pass, pass_then, refuse_topics, split_by};
 
 const TOPIC_DENIED: ResponseError = ResponseError::TopicAuthorizationFailed;
 
@@ -170,20 +170,15 @@ pub(super) fn fetch(
 
 pub(super) fn list_offsets(
     check: &Check<'_>,
-    mut req: ListOffsetsRequest,
+    req: ListOffsetsRequest,
 ) -> Outcome<ListOffsetsRequest, ListOffsetsResponse> {
-    let (kept, refused) = split_by(
-        std::mem::take(&mut req.topics),
-        |t| Some(t.name.0.to_string()),
-        |n| check.topic(AclOperation::Describe, n),
-    );
-    req.topics = kept;
-    if refused.is_empty() {
-        return pass(req);
-    }
-    let refused: Vec<ListOffsetsTopicResponse> = refused
-        .into_iter()
-        .map(|t| {
+    refuse_topics(
+        check,
+        req,
+        |r| &mut r.topics,
+        |t| t.name.0.to_string(),
+        AclOperation::Describe,
+        |t| {
             let mut out = ListOffsetsTopicResponse::default();
             out.name = t.name;
             out.partitions = t
@@ -200,33 +195,26 @@ pub(super) fn list_offsets(
                 })
                 .collect();
             out
-        })
-        .collect();
-    pass_then(req, move |resp: &mut ListOffsetsResponse, _| {
-        resp.topics.extend(refused)
-    })
+        },
+        |r| &mut r.topics,
+    )
 }
 
 pub(super) fn offset_for_leader_epoch(
     check: &Check<'_>,
-    mut req: OffsetForLeaderEpochRequest,
+    req: OffsetForLeaderEpochRequest,
 ) -> Outcome<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse> {
     // Kafka lets followers (CLUSTER_ACTION) ask for any topic.
     if check.cluster(AclOperation::ClusterAction) {
         return pass(req);
     }
-    let (kept, refused) = split_by(
-        std::mem::take(&mut req.topics),
-        |t| Some(t.topic.0.to_string()),
-        |n| check.topic(AclOperation::Describe, n),
-    );
-    req.topics = kept;
-    if refused.is_empty() {
-        return pass(req);
-    }
-    let refused: Vec<OffsetForLeaderTopicResult> = refused
-        .into_iter()
-        .map(|t| {
+    refuse_topics(
+        check,
+        req,
+        |r| &mut r.topics,
+        |t| t.topic.0.to_string(),
+        AclOperation::Describe,
+        |t| {
             let mut out = OffsetForLeaderTopicResult::default();
             out.topic = t.topic;
             out.partitions = t
@@ -242,29 +230,22 @@ pub(super) fn offset_for_leader_epoch(
                 })
                 .collect();
             out
-        })
-        .collect();
-    pass_then(req, move |resp: &mut OffsetForLeaderEpochResponse, _| {
-        resp.topics.extend(refused)
-    })
+        },
+        |r| &mut r.topics,
+    )
 }
 
 pub(super) fn describe_producers(
     check: &Check<'_>,
-    mut req: DescribeProducersRequest,
+    req: DescribeProducersRequest,
 ) -> Outcome<DescribeProducersRequest, DescribeProducersResponse> {
-    let (kept, refused) = split_by(
-        std::mem::take(&mut req.topics),
-        |t| Some(t.name.0.to_string()),
-        |n| check.topic(AclOperation::Read, n),
-    );
-    req.topics = kept;
-    if refused.is_empty() {
-        return pass(req);
-    }
-    let refused: Vec<TopicResponse> = refused
-        .into_iter()
-        .map(|t| {
+    refuse_topics(
+        check,
+        req,
+        |r| &mut r.topics,
+        |t| t.name.0.to_string(),
+        AclOperation::Read,
+        |t| {
             let mut out = TopicResponse::default();
             out.name = t.name;
             out.partitions = t
@@ -278,29 +259,22 @@ pub(super) fn describe_producers(
                 })
                 .collect();
             out
-        })
-        .collect();
-    pass_then(req, move |resp: &mut DescribeProducersResponse, _| {
-        resp.topics.extend(refused)
-    })
+        },
+        |r| &mut r.topics,
+    )
 }
 
 pub(super) fn delete_records(
     check: &Check<'_>,
-    mut req: DeleteRecordsRequest,
+    req: DeleteRecordsRequest,
 ) -> Outcome<DeleteRecordsRequest, DeleteRecordsResponse> {
-    let (kept, refused) = split_by(
-        std::mem::take(&mut req.topics),
-        |t| Some(t.name.0.to_string()),
-        |n| check.topic(AclOperation::Delete, n),
-    );
-    req.topics = kept;
-    if refused.is_empty() {
-        return pass(req);
-    }
-    let refused: Vec<DeleteRecordsTopicResult> = refused
-        .into_iter()
-        .map(|t| {
+    refuse_topics(
+        check,
+        req,
+        |r| &mut r.topics,
+        |t| t.name.0.to_string(),
+        AclOperation::Delete,
+        |t| {
             let mut out = DeleteRecordsTopicResult::default();
             out.name = t.name;
             out.partitions = t
@@ -315,9 +289,7 @@ pub(super) fn delete_records(
                 })
                 .collect();
             out
-        })
-        .collect();
-    pass_then(req, move |resp: &mut DeleteRecordsResponse, _| {
-        resp.topics.extend(refused)
-    })
+        },
+        |r| &mut r.topics,
+    )
 }
