@@ -247,6 +247,16 @@ class Reader:
             return None
         return [fn(self) for _ in range(n)]
 
+    def topics(self, read_partition):
+        """The common response shape: an array of (topic name, [partition])
+        where each partition is read by `read_partition`."""
+        def topic(r):
+            name = r.string()
+            parts = r.array(read_partition)
+            r.tags()
+            return name, parts
+        return self.array(topic)
+
     def tags(self):
         """Skip a tagged-field section (flexible versions only)."""
         if not self.flexible:
@@ -590,13 +600,7 @@ class KafkaConnection:
             r.tags()
             return res
 
-        def read_topic(r):
-            name = r.string()
-            parts = r.array(read_part)
-            r.tags()
-            return name, parts
-
-        topics = r.array(read_topic)
+        topics = r.topics(read_part)
         for name, parts in topics:
             for p in parts:
                 if name == topic and p["index"] == partition:

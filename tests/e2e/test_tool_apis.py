@@ -55,14 +55,7 @@ def offset_for_leader_epoch(bootstrap: str, topic: str, parts, version: int = 4)
                 rd.tags()
             return pid, (err, epoch, end)
 
-        def read_topic(rd):
-            name = rd.string()
-            ps = rd.array(read_partition)
-            if flexible:
-                rd.tags()
-            return name, ps
-
-        topics = r.array(read_topic)
+        topics = r.topics(read_partition)
     assert [t[0] for t in topics] == [topic]
     return dict(topics[0][1])
 
@@ -137,13 +130,7 @@ def describe_producers(bootstrap: str, topic: str, partitions):
             rd.tags()
             return idx, (err, producers)
 
-        def read_topic(rd):
-            name = rd.string()
-            ps = rd.array(read_partition)
-            rd.tags()
-            return name, ps
-
-        topics = r.array(read_topic)
+        topics = r.topics(read_partition)
     assert [t[0] for t in topics] == [topic]
     return dict(topics[0][1])
 
