@@ -140,3 +140,25 @@ def describe_topic_configs(a: AdminClient, topic: str, timeout: float = 15.0) ->
     """{name: ConfigEntry} for a topic, via DescribeConfigs."""
     res = ConfigResource(ResourceType.TOPIC, topic)
     return a.describe_configs([res], request_timeout=timeout)[res].result(timeout=timeout)
+
+
+def poll_until(consumers, predicate, timeout, what):
+    """Poll every group consumer, collecting messages per consumer (keyed by
+    id()), until predicate(got) holds; fails after `timeout` seconds."""
+    got = {id(c): [] for c in consumers}
+    deadline = time.monotonic() + timeout
+    while not predicate(got):
+        if time.monotonic() > deadline:
+            assignments = [sorted(tp.partition for tp in c.assignment()) for c in consumers]
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
+                                 f"assignments={assignments}")
+        for c in consumers:
+            m = c.poll(0.1)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise AssertionError(f"consumer error: {m.error()}")
+            got[id(c)].append(m)
+    return got

@@ -2,13 +2,12 @@
 assignment and reconciliation, ConsumerGroupDescribe, and offsets that
 survive a restart.  Marked `groups`."""
 
-import time
 
 import pytest
 
 pytest.importorskip("confluent_kafka")
 
-from confluent_kafka import Consumer, ConsumerGroupType, KafkaError, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, ConsumerGroupType, TopicPartition  # noqa: E402
 
 import kafka_helpers as kh  # noqa: E402
 
@@ -36,25 +35,6 @@ def partitions(c):
     return sorted(tp.partition for tp in c.assignment())
 
 
-def poll_until(consumers, predicate, timeout, what):
-    """Poll every consumer, collecting messages, until predicate(got) holds."""
-    got = {id(c): [] for c in consumers}
-    deadline = time.monotonic() + timeout
-    while not predicate(got):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
-                                 f"assignments={[partitions(c) for c in consumers]}")
-        for c in consumers:
-            m = c.poll(0.1)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise AssertionError(f"consumer error: {m.error()}")
-            got[id(c)].append(m)
-    return got
-
 
 def values(got):
     return sorted(m.value() for ms in got.values() for m in ms)
@@ -76,13 +56,13 @@ def test_three_share_six_then_two_cover_all(strait_factory, topic_name):
             return all(len(p) == 6 // len(members) for p in parts) and \
                 sorted(sum(parts, [])) == list(range(6))
 
-        poll_until(consumers, lambda _: balanced(consumers), T,
+        kh.poll_until(consumers, lambda _: balanced(consumers), T,
                    "each of three consumers to own 2 of the 6 partitions")
         owner = {tp.partition: i for i, c in enumerate(consumers) for tp in c.assignment()}
 
         first = [f"a{i}".encode() for i in range(300)]
         kh.produce_all(srv.bootstrap, topic_name, first, keys=[str(i).encode() for i in range(300)])
-        got = poll_until(consumers, lambda g: sum(map(len, g.values())) >= len(first), T,
+        got = kh.poll_until(consumers, lambda g: sum(map(len, g.values())) >= len(first), T,
                          "the first batch across the group")
         for i, c in enumerate(consumers):
             for m in got[id(c)]:
@@ -99,7 +79,7 @@ def test_three_share_six_then_two_cover_all(strait_factory, topic_name):
         leaver = consumers.pop()
         leaver.close()
         closed.append(leaver)
-        poll_until(consumers, lambda _: balanced(consumers), T,
+        kh.poll_until(consumers, lambda _: balanced(consumers), T,
                    "the two remaining consumers to cover all 6 partitions")
 
         desc = a.describe_consumer_groups([group], request_timeout=15)[group].result(timeout=T)
@@ -115,7 +95,7 @@ def test_three_share_six_then_two_cover_all(strait_factory, topic_name):
         second = [f"b{i}".encode() for i in range(300)]
         kh.produce_all(srv.bootstrap, topic_name, second,
                        keys=[str(i).encode() for i in range(300)])
-        got = poll_until(consumers, lambda g: sum(map(len, g.values())) >= len(second), T,
+        got = kh.poll_until(consumers, lambda g: sum(map(len, g.values())) >= len(second), T,
                          "the second batch across the two survivors")
         # The survivors resume from the committed offsets: exactly the new records.
         assert values(got) == sorted(second), "records lost or re-delivered after the leave"
@@ -135,7 +115,7 @@ def test_commits_survive_restart(strait_factory, topic_name, how):
     c = modern_consumer(srv.bootstrap, group)
     try:
         c.subscribe([topic_name])
-        poll_until([c], lambda g: len(g[id(c)]) >= 40, T, "all 40 records")
+        kh.poll_until([c], lambda g: len(g[id(c)]) >= 40, T, "all 40 records")
         c.commit(offsets=[TopicPartition(topic_name, 0, 7), TopicPartition(topic_name, 1, 12)],
                  asynchronous=False)
         committed = c.committed([TopicPartition(topic_name, 0), TopicPartition(topic_name, 1)],
@@ -153,7 +133,7 @@ def test_commits_survive_restart(strait_factory, topic_name, how):
     c = modern_consumer(srv.bootstrap, group)
     try:
         c.subscribe([topic_name])
-        got = poll_until([c], lambda g: len(g[id(c)]) >= 13 + 8, T,
+        got = kh.poll_until([c], lambda g: len(g[id(c)]) >= 13 + 8, T,
                          "the records after the committed offsets")[id(c)]
         by_partition = {p: [m.offset() for m in got if m.partition() == p] for p in (0, 1)}
         assert by_partition[0] == list(range(7, 20))
@@ -172,14 +152,14 @@ def test_running_consumer_rejoins_after_restart(strait_factory, topic_name):
     c = modern_consumer(srv.bootstrap, "modern-rejoin")
     try:
         c.subscribe([topic_name])
-        got = poll_until([c], lambda g: len(g[id(c)]) >= len(first), T, "the first batch")
+        got = kh.poll_until([c], lambda g: len(g[id(c)]) >= len(first), T, "the first batch")
         assert values(got) == sorted(first)
         c.commit(asynchronous=False)
         srv.stop()
         srv.start()
         second = [f"b{i}".encode() for i in range(10)]
         kh.produce_all(srv.bootstrap, topic_name, second)
-        got = poll_until([c], lambda g: len(g[id(c)]) >= len(second), T,
+        got = kh.poll_until([c], lambda g: len(g[id(c)]) >= len(second), T,
                          "the second batch after the restart")
         assert values(got) == sorted(second), "records lost or re-delivered across the restart"
     finally:

@@ -2,7 +2,6 @@
 ListGroups, DescribeGroups, DeleteGroups.  Marked `groups`."""
 
 import shutil
-import time
 
 import pytest
 
@@ -32,26 +31,6 @@ def group_consumer(bootstrap, group, **conf):
     return Consumer(base)
 
 
-def poll_until(consumers, predicate, timeout, what):
-    """Poll every consumer (collecting messages) until predicate() is true."""
-    got = {id(c): [] for c in consumers}
-    deadline = time.monotonic() + timeout
-    while not predicate(got):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
-                                 f"assignments={[c.assignment() for c in consumers]}")
-        for c in consumers:
-            m = c.poll(0.1)
-            if m is None:
-                continue
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise AssertionError(f"consumer error: {m.error()}")
-            got[id(c)].append(m)
-    return got
-
-
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed")
 def test_kcat_balanced_consumer(broker, topic_name):
     kh.create_topic(broker.bootstrap, topic_name, partitions=3)
@@ -79,14 +58,14 @@ def test_three_consumers_share_six_partitions(broker, topic_name):
             parts = [sorted(tp.partition for tp in c.assignment()) for c in consumers]
             return all(len(p) == 2 for p in parts) and \
                 sorted(sum(parts, [])) == list(range(6))
-        poll_until(consumers, balanced, T, "each consumer to own 2 of the 6 partitions")
+        kh.poll_until(consumers, balanced, T, "each consumer to own 2 of the 6 partitions")
         owner = {tp.partition: i for i, c in enumerate(consumers) for tp in c.assignment()}
 
         n = 600
         delivered = kh.produce_all(broker.bootstrap, topic_name,
                                    [f"v{i}".encode() for i in range(n)],
                                    keys=[str(i).encode() for i in range(n)])
-        got = poll_until(consumers, lambda g: sum(map(len, g.values())) >= n, T,
+        got = kh.poll_until(consumers, lambda g: sum(map(len, g.values())) >= n, T,
                          f"{n} messages across the group")
         seen = []
         for i, c in enumerate(consumers):
@@ -106,10 +85,10 @@ def test_rebalance_when_member_leaves(broker, topic_name):
     try:
         a.subscribe([topic_name])
         b.subscribe([topic_name])
-        poll_until([a, b], lambda _: len(a.assignment()) == 2 and len(b.assignment()) == 2, T,
+        kh.poll_until([a, b], lambda _: len(a.assignment()) == 2 and len(b.assignment()) == 2, T,
                    "2+2 assignment")
         b.close()  # LeaveGroup
-        poll_until([a], lambda _: len(a.assignment()) == 4, T, "survivor to own all 4 partitions")
+        kh.poll_until([a], lambda _: len(a.assignment()) == 4, T, "survivor to own all 4 partitions")
     finally:
         a.close()
 
@@ -123,7 +102,7 @@ def test_committed_offsets_survive_restart(strait_factory, topic_name, how):
     c = group_consumer(srv.bootstrap, "durable")
     try:
         c.subscribe([topic_name])
-        got = poll_until([c], lambda g: len(g[id(c)]) >= 10, T, "10 messages")[id(c)]
+        got = kh.poll_until([c], lambda g: len(g[id(c)]) >= 10, T, "10 messages")[id(c)]
         assert [m.offset() for m in got[:10]] == list(range(10))
         c.commit(offsets=[TopicPartition(topic_name, 0, 10)], asynchronous=False)
         committed = c.committed([TopicPartition(topic_name, 0)], timeout=T)
@@ -142,7 +121,7 @@ def test_committed_offsets_survive_restart(strait_factory, topic_name, how):
         committed = c.committed([TopicPartition(topic_name, 0)], timeout=T)
         assert committed[0].offset == 10
         c.subscribe([topic_name])
-        got = poll_until([c], lambda g: len(g[id(c)]) >= 10, T, "the remaining 10 messages")[id(c)]
+        got = kh.poll_until([c], lambda g: len(g[id(c)]) >= 10, T, "the remaining 10 messages")[id(c)]
         assert [(m.offset(), m.value()) for m in got] == [(i, f"v{i}".encode()) for i in range(10, 20)]
     finally:
         c.close()
@@ -164,7 +143,7 @@ def test_consumer_groups_cli_list_describe_delete(broker, topic_name):
     c = group_consumer(broker.bootstrap, "cli-group", **{"client.id": "e2e-client"})
     try:
         c.subscribe([topic_name])
-        poll_until([c], lambda g: len(g[id(c)]) >= 10, T, "10 messages")
+        kh.poll_until([c], lambda g: len(g[id(c)]) >= 10, T, "10 messages")
         c.commit(offsets=[TopicPartition(topic_name, 0, 10)], asynchronous=False)
 
         res = broker.cli("kafka-consumer-groups", "--list").check()
@@ -207,7 +186,7 @@ def test_admin_list_describe_delete_groups(broker, topic_name):
     c = group_consumer(broker.bootstrap, "admin-group", **{"client.id": "adm"})
     try:
         c.subscribe([topic_name])
-        poll_until([c], lambda _: len(c.assignment()) == 2, T, "assignment")
+        kh.poll_until([c], lambda _: len(c.assignment()) == 2, T, "assignment")
         listed = a.list_consumer_groups(request_timeout=T).result(timeout=T)
         assert "admin-group" in [g.group_id for g in listed.valid]
         desc = a.describe_consumer_groups(["admin-group"], request_timeout=T)["admin-group"] \
