@@ -150,6 +150,26 @@ def one_line_error(res: h.CliResult, text: str):
 # kafka-acls
 # ---------------------------------------------------------------------------
 
+def first_value_or_error(b, group: str, topics, **conf):
+    """Subscribes as alice in `group` and returns the first record's value,
+    or the error code of the first error the consumer reports."""
+    c = kh.consumer(b.sasl, **b.conf("alice"), **{"group.id": group,
+                                                   "enable.partition.eof": False, **conf})
+    try:
+        c.subscribe(topics)
+        deadline = time.monotonic() + T
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                return m.error().code()
+            return m.value()
+        raise AssertionError(f"nothing consumed with group {group} in {T}s")
+    finally:
+        c.close()
+
+
 def test_kafka_acls_add_list_remove_round_trip(acl_broker):
     b = acl_broker
     res = b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
@@ -342,21 +362,7 @@ def test_consumer_needs_read_on_topic_and_group(acl_broker):
            "--topic", "events").check()
 
     def consume(group: str):
-        c = kh.consumer(b.sasl, **b.conf("alice"), **{"group.id": group,
-                                                       "enable.partition.eof": False})
-        try:
-            c.subscribe(["events"])
-            deadline = time.monotonic() + T
-            while time.monotonic() < deadline:
-                m = c.poll(0.5)
-                if m is None:
-                    continue
-                if m.error():
-                    return m.error().code()
-                return m.value()
-            raise AssertionError(f"nothing consumed with group {group} in {T}s")
-        finally:
-            c.close()
+        return first_value_or_error(b, group, ["events"])
 
     assert consume("g-denied") == KafkaError.GROUP_AUTHORIZATION_FAILED
     b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
@@ -374,22 +380,7 @@ def test_modern_consumer_needs_read_on_group_and_describe_on_topics(acl_broker):
            "--topic", "modern-events").check()
 
     def consume(group: str, topics):
-        c = kh.consumer(b.sasl, **b.conf("alice"), **{"group.id": group,
-                                                       "group.protocol": "consumer",
-                                                       "enable.partition.eof": False})
-        try:
-            c.subscribe(topics)
-            deadline = time.monotonic() + T
-            while time.monotonic() < deadline:
-                m = c.poll(0.5)
-                if m is None:
-                    continue
-                if m.error():
-                    return m.error().code()
-                return m.value()
-            raise AssertionError(f"nothing consumed with group {group} in {T}s")
-        finally:
-            c.close()
+        return first_value_or_error(b, group, topics, **{"group.protocol": "consumer"})
 
     assert consume("mg-denied", ["modern-events"]) == KafkaError.GROUP_AUTHORIZATION_FAILED
     b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
