@@ -1273,22 +1273,34 @@ impl Log {
     pub fn close(&self) -> Result<(), LogError> {
         {
             let mut w = lock(&self.writer);
-            self.closed.store(true, Ordering::Release);
-            let segments = self.segments();
-            segments.active().finish_time_index()?;
-            let log_end = self.offsets.log_end.load(Ordering::Acquire);
-            {
-                let aborted = read(&self.aborted);
-                snapshot::write(&self.dir, log_end, &w.producers, aborted.records(), true)?;
-            }
-            if !w.snapshot_offsets.contains(&log_end) {
-                w.snapshot_offsets.push(log_end);
-            }
+            self.write_close_state(&mut w, true)?;
             self.prune_snapshots(&mut w)?;
         }
         self.flush()?;
         self.offsets.retired.store(true, Ordering::Release);
         checkpoint::mark_clean_shutdown(&self.dir)
+    }
+
+    /// The first step of every close: refuses appends from now on, finishes
+    /// the active segment's time index and writes the producer snapshot at
+    /// the log end (fsynced when `durable`). Returns the segments.
+    fn write_close_state(
+        &self,
+        w: &mut WriterState,
+        durable: bool,
+    ) -> Result<Arc<SegmentSet>, LogError> {
+        self.closed.store(true, Ordering::Release);
+        let segments = self.segments();
+        segments.active().finish_time_index()?;
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
+        {
+            let aborted = read(&self.aborted);
+            snapshot::write(&self.dir, log_end, &w.producers, aborted.records(), durable)?;
+        }
+        if !w.snapshot_offsets.contains(&log_end) {
+            w.snapshot_offsets.push(log_end);
+        }
+        Ok(segments)
     }
 
     /// Deletes the whole partition directory (topic deletion).

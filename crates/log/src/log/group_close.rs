@@ -14,27 +14,16 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Log, lock, read, wall_clock_ms};
+use super::{Log, lock, wall_clock_ms};
 use crate::checkpoint;
 use crate::error::LogError;
-use crate::snapshot;
 
 impl Log {
     /// Step 1: refuses appends from now on and writes the producer snapshot at the log end
     /// (not fsynced).
     pub fn close_write_state(&self) -> Result<(), LogError> {
         let mut w = lock(&self.writer);
-        self.closed.store(true, Ordering::Release);
-        let segments = self.segments();
-        segments.active().finish_time_index()?;
-        let log_end = self.offsets.log_end.load(Ordering::Acquire);
-        {
-            let aborted = read(&self.aborted);
-            snapshot::write(&self.dir, log_end, &w.producers, aborted.records(), false)?;
-        }
-        if !w.snapshot_offsets.contains(&log_end) {
-            w.snapshot_offsets.push(log_end);
-        }
+        let segments = self.write_close_state(&mut w, false)?;
         // Closing thousands of logs must not hold a descriptor per file: the filesystem
         // sync that follows needs none, and reads reopen what they use.
         for segment in segments.iter() {
