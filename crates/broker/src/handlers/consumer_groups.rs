@@ -18,7 +18,7 @@ use kafka_protocol::messages::{
 };
 use uuid::Uuid;
 
-use super::groups::group_error;
+use super::groups::{client_host, client_id, group_error};
 use super::{str_bytes, topic_name};
 use crate::group::GroupError;
 use crate::group::consumer::{Assignment, ConsumerHeartbeat};
@@ -84,12 +84,8 @@ pub fn heartbeat(
         subscribed_topic_regex: req.subscribed_topic_regex.map(|s| s.to_string()),
         server_assignor: req.server_assignor.map(|s| s.to_string()),
         owned,
-        client_id: header
-            .client_id
-            .as_ref()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-        client_host: format!("/{}", ctx.peer.ip()),
+        client_id: client_id(header),
+        client_host: client_host(ctx),
     };
     let mut resp = ConsumerGroupHeartbeatResponse::default();
     match broker

@@ -183,6 +183,20 @@ pub fn find_coordinator(
 
 // ----- JoinGroup / SyncGroup / Heartbeat / LeaveGroup ------------------------
 
+/// The client id a request carries, as the group tools show it.
+pub(super) fn client_id(header: &RequestHeader) -> String {
+    header
+        .client_id
+        .as_ref()
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+/// The client host as Kafka shows it: `/` and the peer's address.
+pub(super) fn client_host(ctx: &ConnectionContext) -> String {
+    format!("/{}", ctx.peer.ip())
+}
+
 pub async fn join(
     broker: &Arc<Broker>,
     req: JoinGroupRequest,
@@ -194,12 +208,8 @@ pub async fn join(
         group_id: req.group_id.0.to_string(),
         member_id: req.member_id.to_string(),
         group_instance_id: opt_string(&req.group_instance_id),
-        client_id: header
-            .client_id
-            .as_ref()
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
-        client_host: format!("/{}", ctx.peer.ip()),
+        client_id: client_id(header),
+        client_host: client_host(ctx),
         session_timeout_ms: req.session_timeout_ms,
         // v0 has no rebalance timeout: the session timeout bounds the join.
         rebalance_timeout_ms: if version >= 1 {
