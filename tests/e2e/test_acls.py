@@ -354,6 +354,43 @@ def test_metadata_hides_topics_the_user_may_not_describe(acl_broker):
     assert "visible-new" not in b.admin("admin").list_topics(timeout=T).topics
 
 
+def test_describe_topic_partitions_pages_only_over_what_the_user_may_see(acl_broker):
+    """DescribeTopicPartitions (kafka-python 3): hidden topics are left out
+    of "every topic" and never counted in a page or named by a cursor;
+    named ones are refused with TOPIC_AUTHORIZATION_FAILED and no id."""
+    kafka = pytest.importorskip("kafka")
+    b = acl_broker
+    create_topics(b, "dtp-a-seen", "dtp-b-hidden", "dtp-c-seen")
+    b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Describe",
+           "--topic", "dtp-a-seen").check()
+    b.acls("admin", "--add", "--allow-principal", "User:alice", "--operation", "Read",
+           "--topic", "dtp-c-seen").check()
+    a = kafka.KafkaAdminClient(bootstrap_servers=b.sasl, security_protocol="SASL_PLAINTEXT",
+                               sasl_mechanism="PLAIN", sasl_plain_username="alice",
+                               sasl_plain_password=USERS["alice"], request_timeout_ms=20000)
+    try:
+        first = a.describe_topic_partitions([], response_partition_limit=1)
+        assert [t["name"] for t in first["topics"]] == ["dtp-a-seen"]
+        assert first["next_cursor"] == {"topic_name": "dtp-c-seen", "partition_index": 0}
+        (t,) = first["topics"]
+        describe, read = 1 << 8, 1 << 3
+        assert t["topic_authorized_operations"] == describe
+        second = a.describe_topic_partitions([], cursor=first["next_cursor"])
+        assert [t["name"] for t in second["topics"]] == ["dtp-c-seen"]
+        assert second["topics"][0]["topic_authorized_operations"] == describe | read
+        assert second["next_cursor"] is None
+
+        named = a.describe_topic_partitions(["dtp-b-hidden", "dtp-a-seen"])
+        assert [(t["name"], t["error_code"]) for t in named["topics"]] == [
+            ("dtp-a-seen", 0), ("dtp-b-hidden", TOPIC_AUTHORIZATION_FAILED)]
+        assert named["topics"][1]["topic_id"] is None  # kafka-python reads the zero id as None
+        only_hidden = a.describe_topic_partitions(["dtp-b-hidden"])
+        assert [(t["name"], t["error_code"]) for t in only_hidden["topics"]] == [
+            ("dtp-b-hidden", TOPIC_AUTHORIZATION_FAILED)]
+    finally:
+        a.close()
+
+
 def test_consumer_needs_read_on_topic_and_group(acl_broker):
     b = acl_broker
     create_topics(b, "events")

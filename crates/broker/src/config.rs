@@ -51,6 +51,8 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub socket_request_max_bytes: usize,
     pub log_retention_check_interval_ms: u64,
+    /// The most partitions one DescribeTopicPartitions answer holds.
+    pub max_request_partition_size_limit: i32,
     /// Each listener's security protocol, TLS and SASL settings; `super.users`.
     pub security: SecurityConfig,
     /// Every key as written (after validation), for DescribeConfigs and as
@@ -96,6 +98,7 @@ const KNOWN: &[(&str, Check)] = &[
     ("delete.topic.enable", Check::Bool),
     ("message.max.bytes", Check::Int),
     ("socket.request.max.bytes", Check::Int),
+    ("max.request.partition.size.limit", Check::Int),
     ("min.insync.replicas", Check::Int),
     ("offsets.topic.replication.factor", Check::Int),
     ("transaction.state.log.replication.factor", Check::Int),
@@ -278,6 +281,7 @@ impl BrokerConfig {
             ("log.roll.ms", 1),
             ("log.roll.hours", 1),
             ("log.retention.check.interval.ms", 1),
+            ("max.request.partition.size.limit", 1),
         ] {
             if let Some(v) = get(key) {
                 let n: i64 = v.parse().unwrap_or(i64::MIN);
@@ -321,6 +325,7 @@ impl BrokerConfig {
             auto_create_topics_enable: get("auto.create.topics.enable") != Some("false"),
             socket_request_max_bytes: int("socket.request.max.bytes", 104_857_600) as usize,
             log_retention_check_interval_ms: int("log.retention.check.interval.ms", 300_000) as u64,
+            max_request_partition_size_limit: int("max.request.partition.size.limit", 2000) as i32,
             security,
             properties: props,
         })

@@ -48,6 +48,7 @@ const SERVED: &[ApiKey] = &[
     ApiKey::DescribeTransactions,
     ApiKey::ListTransactions,
     ApiKey::DescribeProducers,
+    ApiKey::DescribeTopicPartitions,
 ];
 
 /// APIs whose newest version `kafka-protocol` lists but cannot decode (its

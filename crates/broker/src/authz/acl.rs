@@ -114,6 +114,12 @@ pub fn permission_name(p: AclPermission) -> &'static str {
     }
 }
 
+/// Kafka's authorized-operations bit field: bit `code` set for each operation.
+pub fn operation_bits<'a>(ops: impl IntoIterator<Item = &'a AclOperation>) -> i32 {
+    ops.into_iter()
+        .fold(0i32, |bits, op| bits | (1i32 << (*op as i8)))
+}
+
 /// The operations that make sense on a resource type (Kafka's
 /// `AclEntry.supportedOperations`), used for authorized-operations bit fields.
 pub fn supported_operations(t: AclResourceType) -> &'static [AclOperation] {

@@ -393,10 +393,11 @@ impl Authorizer {
         resource_type: AclResourceType,
         name: &str,
     ) -> i32 {
-        acl::supported_operations(resource_type)
-            .iter()
-            .filter(|op| self.authorize(session, **op, resource_type, name))
-            .fold(0i32, |bits, op| bits | (1i32 << (*op as i8)))
+        acl::operation_bits(
+            acl::supported_operations(resource_type)
+                .iter()
+                .filter(|op| self.authorize(session, **op, resource_type, name)),
+        )
     }
 
     /// The ACLs a filter selects, sorted.

@@ -13,7 +13,7 @@ use super::{str_bytes, topic_name, validate_topic_name};
 use crate::handlers::topics::create_topic_record;
 use crate::server::ConnectionContext;
 use crate::state::Broker;
-use crate::topic_table::LiveTopic;
+use crate::topic_table::{LiveTopic, Partition};
 
 const NO_OPERATIONS: i32 = i32::MIN;
 
@@ -34,6 +34,7 @@ pub async fn handle(
     resp.controller_id = BrokerId(broker.node_id());
     resp.cluster_authorized_operations = NO_OPERATIONS;
 
+    let include_operations = version >= 8 && req.include_topic_authorized_operations;
     // v0: an empty list means all topics; v1+: null means all.
     let requested = match req.topics {
         None => None,
@@ -46,7 +47,10 @@ pub async fn handle(
         None => {
             let mut all = broker.topics.all();
             all.sort_by(|a, b| a.name.cmp(&b.name));
-            resp.topics = all.iter().map(|t| describe(broker, t)).collect();
+            resp.topics = all
+                .iter()
+                .map(|t| describe(broker, t, include_operations))
+                .collect();
         }
         Some(list) => {
             for wanted in list {
@@ -58,7 +62,7 @@ pub async fn handle(
                     },
                 };
                 resp.topics.push(match topic {
-                    Ok(t) => describe(broker, &t),
+                    Ok(t) => describe(broker, &t, include_operations),
                     Err((error, name)) => {
                         let mut t = MetadataResponseTopic::default();
                         t.error_code = error.code();
@@ -107,25 +111,68 @@ async fn lookup_or_create(
     }
 }
 
-fn describe(broker: &Broker, topic: &LiveTopic) -> MetadataResponseTopic {
-    let node = BrokerId(broker.node_id());
+fn describe(broker: &Broker, topic: &LiveTopic, include_operations: bool) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
     t.name = Some(topic_name(topic.name.clone()));
     t.topic_id = topic.id;
-    t.is_internal = topic.name.starts_with("__");
-    t.topic_authorized_operations = NO_OPERATIONS;
+    t.is_internal = is_internal(&topic.name);
+    t.topic_authorized_operations = if include_operations {
+        all_topic_operations()
+    } else {
+        NO_OPERATIONS
+    };
     t.partitions = topic
         .partitions
         .iter()
         .map(|p| {
+            let place = placement(broker, p);
             let mut mp = MetadataResponsePartition::default();
             mp.partition_index = p.index;
-            mp.leader_id = node;
-            mp.leader_epoch = 0;
-            mp.replica_nodes = vec![node];
-            mp.isr_nodes = vec![node];
+            mp.leader_id = place.leader;
+            mp.leader_epoch = place.leader_epoch;
+            mp.replica_nodes = place.replicas;
+            mp.isr_nodes = place.isr;
+            mp.offline_replicas = place.offline;
             mp
         })
         .collect();
     t
+}
+
+/// Where a partition lives and who leads it, as Metadata and
+/// DescribeTopicPartitions report it.
+pub(super) struct Placement {
+    pub leader: BrokerId,
+    pub leader_epoch: i32,
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
+    pub offline: Vec<BrokerId>,
+}
+
+/// The placement of `partition`: on a single node, this node leads every
+/// partition at epoch 0 and is its only replica, always in sync.
+pub(super) fn placement(broker: &Broker, _partition: &Partition) -> Placement {
+    let node = BrokerId(broker.node_id());
+    Placement {
+        leader: node,
+        leader_epoch: 0,
+        replicas: vec![node],
+        isr: vec![node],
+        offline: Vec::new(),
+    }
+}
+
+/// Kafka's internal topics (`Topic.isInternal`).
+pub(super) fn is_internal(name: &str) -> bool {
+    matches!(name, "__consumer_offsets" | "__transaction_state")
+}
+
+/// Every operation a topic supports, as a bit field: what Kafka reports as a
+/// topic's authorized operations when no authorizer is configured (the gate
+/// narrows it to the session's when one is).
+pub(super) fn all_topic_operations() -> i32 {
+    use crate::authz::acl;
+    acl::operation_bits(acl::supported_operations(
+        strait_metadata::AclResourceType::Topic,
+    ))
 }

@@ -19,6 +19,7 @@ mod producer_id;
 mod producers;
 mod records;
 mod scram;
+mod topic_partitions;
 mod topics;
 mod transactions;
 mod txn;
@@ -102,6 +103,9 @@ async fn dispatch(
         }
         RequestKind::DescribeProducers(r) => {
             ResponseKind::DescribeProducers(producers::describe(broker, r))
+        }
+        RequestKind::DescribeTopicPartitions(r) => {
+            ResponseKind::DescribeTopicPartitions(topic_partitions::describe(broker, r))
         }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(topics::create(broker, r, version).await)

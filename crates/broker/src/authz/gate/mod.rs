@@ -128,6 +128,7 @@ pub fn before(
         OffsetForLeaderEpoch => records::offset_for_leader_epoch,
         DescribeProducers => records::describe_producers,
         Metadata => topics::metadata,
+        DescribeTopicPartitions => topics::describe_topic_partitions,
         CreateTopics => topics::create_topics,
         DeleteTopics => topics::delete_topics,
         CreatePartitions => topics::create_partitions,

@@ -1,6 +1,7 @@
 //! Checks of the topic, config and cluster APIs: Metadata (DESCRIBE on each
 //! topic; unauthorized topics are left out of "all topics" and refused when
-//! named; CREATE on the cluster or the topic to auto-create), CreateTopics
+//! named; CREATE on the cluster or the topic to auto-create),
+//! DescribeTopicPartitions (DESCRIBE, the same way), CreateTopics
 //! (CREATE; DESCRIBE_CONFIGS to see the configs), DeleteTopics (DELETE;
 //! DESCRIBE to learn a name from an id), CreatePartitions (ALTER),
 //! DescribeConfigs / AlterConfigs / IncrementalAlterConfigs
@@ -10,7 +11,7 @@
 //! the ACL APIs (DESCRIBE / ALTER on the cluster). Must never create,
 //! change or hide a resource the session is allowed to see.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
@@ -21,6 +22,8 @@ use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_acls_response::DeleteAclsFilterResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
+use kafka_protocol::messages::describe_topic_partitions_request::TopicRequest;
+use kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResult;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
@@ -30,9 +33,10 @@ use kafka_protocol::messages::{
     DeleteAclsRequest, DeleteAclsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
     DescribeAclsRequest, DescribeAclsResponse, DescribeClusterRequest, DescribeClusterResponse,
     DescribeConfigsRequest, DescribeConfigsResponse, DescribeLogDirsRequest,
-    DescribeLogDirsResponse, DescribeUserScramCredentialsRequest,
-    DescribeUserScramCredentialsResponse, IncrementalAlterConfigsRequest,
-    IncrementalAlterConfigsResponse, MetadataRequest, MetadataResponse,
+    DescribeLogDirsResponse, DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse,
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, MetadataRequest,
+    MetadataResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use strait_metadata::{AclOperation, AclResourceType};
@@ -157,6 +161,96 @@ pub(super) fn metadata(
         resp.topics.extend(refused);
     };
     pass_then(req, fix)
+}
+
+// ----- DescribeTopicPartitions ---------------------------------------------------
+
+/// DESCRIBE on each topic, checked before paging so that the page limit and
+/// the cursor only ever count topics the session may see. Listing every
+/// topic becomes a named request of the visible ones; named topics the
+/// session may not describe are refused after the page, with no topic id.
+pub(super) fn describe_topic_partitions(
+    check: &Check<'_>,
+    mut req: DescribeTopicPartitionsRequest,
+) -> Outcome<DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse> {
+    let fetch_all = req.topics.is_empty();
+    let cursor = req
+        .cursor
+        .as_ref()
+        .map(|c| (c.topic_name.0.to_string(), c.partition_index));
+    let cursor_name = cursor.as_ref().map_or(String::new(), |(n, _)| n.clone());
+    let named: BTreeSet<String> = req
+        .topics
+        .iter()
+        .map(|t| t.name.0.to_string())
+        .filter(|n| *n >= cursor_name)
+        .collect();
+    let malformed = cursor
+        .as_ref()
+        .is_some_and(|(n, p)| *p < 0 || (!fetch_all && !named.contains(n)));
+    if malformed {
+        // The handler rejects the whole request before looking at any topic.
+        return pass(req);
+    }
+    let candidates: BTreeSet<String> = if fetch_all {
+        check
+            .broker
+            .topics
+            .all()
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|n| *n >= cursor_name)
+            .collect()
+    } else {
+        named
+    };
+    let (allowed, refused): (Vec<String>, Vec<String>) = candidates
+        .into_iter()
+        .partition(|n| check.topic(AclOperation::Describe, n));
+    let refused: Vec<DescribeTopicPartitionsResponseTopic> = if fetch_all {
+        Vec::new()
+    } else {
+        refused
+            .into_iter()
+            .map(|n| {
+                let mut t = DescribeTopicPartitionsResponseTopic::default();
+                t.error_code = TOPIC_DENIED.code();
+                t.name = Some(topic_name(n));
+                t
+            })
+            .collect()
+    };
+    if allowed.is_empty() {
+        // An empty topic list would mean "every topic" to the handler.
+        let mut resp = DescribeTopicPartitionsResponse::default();
+        resp.topics = refused;
+        return Deny(resp);
+    }
+    if !allowed.contains(&cursor_name) {
+        // The cursor's topic is hidden: every visible topic sorts after it
+        // and starts at its first partition.
+        req.cursor = None;
+    }
+    req.topics = allowed
+        .into_iter()
+        .map(|n| {
+            let mut t = TopicRequest::default();
+            t.name = topic_name(n);
+            t
+        })
+        .collect();
+    pass_then(req, move |resp: &mut DescribeTopicPartitionsResponse, c| {
+        if fetch_all {
+            // Topics deleted since the listing are not reported missing.
+            resp.topics.retain(|t| t.error_code == 0);
+        }
+        for t in &mut resp.topics {
+            if let Some(n) = &t.name {
+                t.topic_authorized_operations = c.operations(AclResourceType::Topic, n.0.as_str());
+            }
+        }
+        resp.topics.extend(refused);
+    })
 }
 
 // ----- CreateTopics / DeleteTopics / CreatePartitions ---------------------------
