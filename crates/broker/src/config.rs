@@ -39,6 +39,14 @@ pub struct Listener {
     pub port: u16,
 }
 
+/// One HTTP listener of `confluent.http.server.listeners`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpListener {
+    pub host: String,
+    /// 0 = ephemeral.
+    pub port: u16,
+}
+
 /// Parsed `server.properties`.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -51,6 +59,8 @@ pub struct BrokerConfig {
     pub auto_create_topics_enable: bool,
     pub socket_request_max_bytes: usize,
     pub log_retention_check_interval_ms: u64,
+    /// `confluent.http.server.listeners`: the REST API, metrics and live page.
+    pub http_listeners: Vec<HttpListener>,
     /// The most partitions one DescribeTopicPartitions answer holds.
     pub max_request_partition_size_limit: i32,
     /// Each listener's security protocol, TLS and SASL settings; `super.users`.
@@ -98,6 +108,7 @@ const KNOWN: &[(&str, Check)] = &[
     ("delete.topic.enable", Check::Bool),
     ("message.max.bytes", Check::Int),
     ("socket.request.max.bytes", Check::Int),
+    ("confluent.http.server.listeners", Check::Text),
     ("max.request.partition.size.limit", Check::Int),
     ("min.insync.replicas", Check::Int),
     ("offsets.topic.replication.factor", Check::Int),
@@ -194,6 +205,51 @@ pub fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigEr
     }
     if out.is_empty() {
         return Err(invalid(key, value, "no listener given"));
+    }
+    Ok(out)
+}
+
+/// `http://host:port[,...]`. `https://` is refused until the HTTP listener
+/// serves TLS.
+fn parse_http_listeners(value: &str) -> Result<Vec<HttpListener>, ConfigError> {
+    const KEY: &str = "confluent.http.server.listeners";
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item.starts_with("https://") {
+            return Err(invalid(
+                KEY,
+                value,
+                "https listeners are not served yet; use http://",
+            ));
+        }
+        let Some(rest) = item.strip_prefix("http://") else {
+            return Err(invalid(
+                KEY,
+                value,
+                format!("'{item}' is not http://host:port"),
+            ));
+        };
+        let rest = rest.trim_end_matches('/');
+        let Some((host, port)) = rest.rsplit_once(':') else {
+            return Err(invalid(KEY, value, format!("'{item}' has no port")));
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| invalid(KEY, value, format!("'{item}' has an invalid port")))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if out
+            .iter()
+            .any(|l: &HttpListener| l.host == host && l.port == port && port != 0)
+        {
+            return Err(invalid(KEY, value, format!("'{item}' is repeated")));
+        }
+        out.push(HttpListener { host, port });
+    }
+    if out.is_empty() {
+        return Err(invalid(KEY, value, "no listener given"));
     }
     Ok(out)
 }
@@ -313,6 +369,10 @@ impl BrokerConfig {
                 }
             }
         }
+        let http_listeners = match get("confluent.http.server.listeners") {
+            Some(v) => parse_http_listeners(v)?,
+            None => Vec::new(),
+        };
         // authorizer.class.name, super.users, allow.everyone.if.no.acl.found.
         crate::authz::AuthorizerConfig::from_properties(&props)?;
         Ok(BrokerConfig {
@@ -325,6 +385,7 @@ impl BrokerConfig {
             auto_create_topics_enable: get("auto.create.topics.enable") != Some("false"),
             socket_request_max_bytes: int("socket.request.max.bytes", 104_857_600) as usize,
             log_retention_check_interval_ms: int("log.retention.check.interval.ms", 300_000) as u64,
+            http_listeners,
             max_request_partition_size_limit: int("max.request.partition.size.limit", 2000) as i32,
             security,
             properties: props,

@@ -10,6 +10,7 @@ mod authz;
 pub mod config;
 pub mod errors;
 mod fan_out;
+pub mod front_door;
 pub mod group;
 mod handlers;
 mod local_cluster;
@@ -24,5 +25,5 @@ mod txn;
 mod upkeep;
 
 pub use config::{BrokerConfig, ConfigError, SecurityProtocol};
-pub use server::{BrokerError, run, start};
+pub use server::{BrokerError, run, run_until_signal, start};
 pub use state::Broker;

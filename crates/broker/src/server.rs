@@ -81,6 +81,12 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs a broker until SIGINT or SIGTERM, then closes every log cleanly.
 pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
     let broker = start(config).await?;
+    run_until_signal(broker).await
+}
+
+/// Serves a started broker until SIGINT or SIGTERM, then closes every log
+/// cleanly.
+pub async fn run_until_signal(broker: Arc<Broker>) -> Result<(), BrokerError> {
     wait_for_shutdown().await;
     tracing::info!("shutting down");
     // Lets a topic creation in progress finish, so no half-made topic is left.

@@ -398,6 +398,7 @@ async fn execute(
                 op,
                 topics,
                 validate_only: o.validate_only,
+                link_name: o.link.clone(),
             };
             let results = client.alter_mirrors(&request).await?;
             if op == MirrorOp::Promote {

@@ -1050,9 +1050,31 @@ impl LinkEngine {
     }
 
     pub async fn alter_mirrors(self: &Arc<Self>, req: AlterMirrorsRequest) -> AlterMirrorsResponse {
+        if let Some(name) = &req.link_name
+            && self.link(name).is_none()
+        {
+            return AlterMirrorsResponse {
+                error: unknown_link(name),
+                results: vec![],
+            };
+        }
         let mut results = Vec::new();
         for topic in &req.topics {
             let error = match self.mirror(topic) {
+                Some(m)
+                    if req
+                        .link_name
+                        .as_ref()
+                        .is_some_and(|l| *l != m.record().link) =>
+                {
+                    admin_err(
+                        ResponseError::InvalidRequest,
+                        format!(
+                            "Topic '{topic}' is not a mirror of link '{}'",
+                            req.link_name.as_deref().unwrap_or_default()
+                        ),
+                    )
+                }
                 None if self.store.topic(topic).is_none() => admin_err(
                     ResponseError::UnknownTopicOrPartition,
                     format!("Topic {topic} not found"),

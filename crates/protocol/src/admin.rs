@@ -301,6 +301,10 @@ pub struct AlterMirrorsRequest {
     pub topics: Vec<String>,
     #[serde(default)]
     pub validate_only: bool,
+    /// When set, every topic must be a mirror of this link (the REST API
+    /// names the link in its path).
+    #[serde(default)]
+    pub link_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

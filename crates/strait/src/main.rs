@@ -70,6 +70,17 @@ fn run_server(config: PathBuf) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(strait_broker::run(config))?;
+    runtime.block_on(async {
+        let http = config.http_listeners.clone();
+        let broker = strait_broker::start(config).await?;
+        if !http.is_empty() {
+            for addr in strait_http::serve(broker.clone(), &http).await? {
+                tracing::info!("HTTP listening on http://{addr}");
+                println!("Strait HTTP listening: http://{addr}");
+            }
+        }
+        strait_broker::run_until_signal(broker).await?;
+        anyhow::Ok(())
+    })?;
     Ok(())
 }

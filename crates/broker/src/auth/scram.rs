@@ -67,9 +67,8 @@ pub(crate) fn hash(mech: SaslMechanism, data: &[u8]) -> Vec<u8> {
     }
 }
 
-/// RFC 5802 Hi(): PBKDF2 with HMAC of the mechanism's hash (the client
-/// computes it; the broker only in tests).
-#[cfg(test)]
+/// RFC 5802 Hi(): PBKDF2 with HMAC of the mechanism's hash (a SASL client
+/// computes it; the broker does to check an HTTP Basic password).
 pub fn salted_password(
     mech: SaslMechanism,
     password: &[u8],
@@ -104,6 +103,20 @@ pub fn credential_from_salted(
         server_key: hmac(mech, salted, b"Server Key"),
         iterations,
     }
+}
+
+/// Whether `password` is the one `credential` was made from, compared in
+/// constant time.
+pub fn password_matches(mech: SaslMechanism, credential: &ScramCredential, password: &str) -> bool {
+    let Ok(iterations) = u32::try_from(credential.iterations) else {
+        return false;
+    };
+    let salted = salted_password(mech, password.as_bytes(), &credential.salt, iterations);
+    let candidate = credential_from_salted(mech, &credential.salt, &salted, credential.iterations);
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        candidate.stored_key.as_slice(),
+        credential.stored_key.as_slice(),
+    ))
 }
 
 /// Decodes a SCRAM saslname (`=2C` is ',', `=3D` is '=').

@@ -63,6 +63,7 @@ mod tests {
                 op: MirrorOp::Promote,
                 topics: vec![],
                 validate_only: false,
+                link_name: None,
             })),
             AclOperation::Alter
         );

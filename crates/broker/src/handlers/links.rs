@@ -16,40 +16,56 @@ pub async fn handle(
     frame: AdminFrame,
     ctx: &ConnectionContext,
 ) -> Result<BytesMut, AdminCodecError> {
-    let id = frame.correlation_id;
     let session = crate::authz::Session::of(ctx);
-    if let Some(denied) =
-        crate::authz::admin::check(broker.authorizer.as_ref(), &session, &frame.request)
+    let answer = answer(broker, &session, frame.request).await;
+    encode_admin_response(frame.correlation_id, &answer)
+}
+
+/// The answer of one admin request, whichever front door it came through.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum AdminAnswer {
+    Error(AdminError),
+    Links(ListClusterLinksResponse),
+    LinkConfigs(DescribeClusterLinkConfigsResponse),
+    MirrorNames(ListMirrorsResponse),
+    Mirrors(DescribeMirrorsResponse),
+    Altered(AlterMirrorsResponse),
+}
+
+/// Runs one admin request for `session`: authorized, then handed to the
+/// link engine.
+pub async fn answer(
+    broker: &Arc<Broker>,
+    session: &crate::authz::Session,
+    request: AdminRequest,
+) -> AdminAnswer {
+    if let Some(denied) = crate::authz::admin::check(broker.authorizer.as_ref(), session, &request)
     {
-        return encode_admin_response(id, &denied);
+        return AdminAnswer::Error(denied);
     }
     let Some(engine) = broker.links.get().cloned() else {
-        let e = AdminError::new(
+        return AdminAnswer::Error(AdminError::new(
             ResponseError::CoordinatorNotAvailable.code(),
             "the link engine is starting",
-        );
-        return encode_admin_response(id, &e);
+        ));
     };
-    match frame.request {
-        AdminRequest::CreateClusterLink(r) => {
-            encode_admin_response(id, &engine.create_link(r).await)
-        }
-        AdminRequest::ListClusterLinks(r) => encode_admin_response(id, &engine.list_links(r)),
-        AdminRequest::DeleteClusterLink(r) => {
-            encode_admin_response(id, &engine.delete_link(r).await)
-        }
+    match request {
+        AdminRequest::CreateClusterLink(r) => AdminAnswer::Error(engine.create_link(r).await),
+        AdminRequest::ListClusterLinks(r) => AdminAnswer::Links(engine.list_links(r)),
+        AdminRequest::DeleteClusterLink(r) => AdminAnswer::Error(engine.delete_link(r).await),
         AdminRequest::DescribeClusterLinkConfigs(r) => {
-            encode_admin_response(id, &engine.describe_link_configs(r))
+            AdminAnswer::LinkConfigs(engine.describe_link_configs(r))
         }
         AdminRequest::AlterClusterLinkConfigs(r) => {
-            encode_admin_response(id, &engine.alter_link_configs(r).await)
+            AdminAnswer::Error(engine.alter_link_configs(r).await)
         }
         AdminRequest::CreateMirrorTopic(r) => {
             let _guard = broker.admin.lock().await;
-            encode_admin_response(id, &engine.create_mirror(r).await)
+            AdminAnswer::Error(engine.create_mirror(r).await)
         }
-        AdminRequest::ListMirrors(r) => encode_admin_response(id, &engine.list_mirrors(r)),
-        AdminRequest::DescribeMirrors(r) => encode_admin_response(id, &engine.describe_mirrors(r)),
-        AdminRequest::AlterMirrors(r) => encode_admin_response(id, &engine.alter_mirrors(r).await),
+        AdminRequest::ListMirrors(r) => AdminAnswer::MirrorNames(engine.list_mirrors(r)),
+        AdminRequest::DescribeMirrors(r) => AdminAnswer::Mirrors(engine.describe_mirrors(r)),
+        AdminRequest::AlterMirrors(r) => AdminAnswer::Altered(engine.alter_mirrors(r).await),
     }
 }

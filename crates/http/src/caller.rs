@@ -1,0 +1,116 @@
+//! Who makes an HTTP call, and where its resources live: HTTP Basic checked
+//! against the broker's PLAIN and SCRAM users (`User:<name>`), no
+//! credentials at all as `User:ANONYMOUS`, and the base URL that
+//! `metadata.self` links start with. Must never log a password.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, NestedPath};
+use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::request::Parts;
+use base64::Engine;
+use kafka_protocol::messages::ResponseKind;
+use strait_broker::Broker;
+use strait_broker::front_door::{self, AdminAnswer, Caller};
+use strait_protocol::admin::AdminRequest;
+
+use crate::{AppState, RestError};
+
+/// One REST call: the broker, the authenticated caller, and the base URL of
+/// this API as the caller reached it (`http://host:port/kafka/v3`).
+pub struct RestCall {
+    pub broker: Arc<Broker>,
+    pub caller: Caller,
+    pub base: String,
+}
+
+impl RestCall {
+    /// Runs a Kafka request through the broker's handler and gate.
+    pub async fn kafka<R>(&self, request: R, version: i16) -> Result<ResponseKind, RestError>
+    where
+        R: kafka_protocol::protocol::Request + Into<kafka_protocol::messages::RequestKind>,
+    {
+        Ok(front_door::kafka(&self.broker, &self.caller, request, version).await?)
+    }
+
+    /// Runs a Strait admin request (links and mirrors).
+    pub async fn admin(&self, request: AdminRequest) -> AdminAnswer {
+        front_door::admin(&self.broker, &self.caller, request).await
+    }
+
+    /// `{base}/clusters/{id}`.
+    pub fn cluster_url(&self) -> String {
+        format!("{}/clusters/{}", self.base, self.broker.cluster_id())
+    }
+
+    /// 404 unless `cluster_id` is this cluster's.
+    pub fn check_cluster(&self, cluster_id: &str) -> Result<(), RestError> {
+        if cluster_id == self.broker.cluster_id() {
+            Ok(())
+        } else {
+            Err(RestError::not_found(format!(
+                "Cluster {cluster_id} cannot be found."
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for RestCall {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, RestError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let principal = match parts.headers.get(AUTHORIZATION) {
+            None => "User:ANONYMOUS".to_string(),
+            Some(value) => {
+                let user = basic_user(value.as_bytes(), &state.broker)?;
+                format!("User:{user}")
+            }
+        };
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| peer.to_string());
+        let prefix = parts
+            .extensions
+            .get::<NestedPath>()
+            .map(|p| p.as_str().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        Ok(RestCall {
+            broker: state.broker.clone(),
+            caller: Caller {
+                principal,
+                peer,
+                front_door: "HTTP",
+            },
+            base: format!("http://{host}{prefix}"),
+        })
+    }
+}
+
+/// The user of an `Authorization: Basic ...` header, if its password is right.
+fn basic_user(header: &[u8], broker: &Broker) -> Result<String, RestError> {
+    let refused = || RestError::unauthorized("Unauthorized");
+    let text = std::str::from_utf8(header).map_err(|_| refused())?;
+    let (scheme, encoded) = text.trim().split_once(' ').ok_or_else(refused)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(refused());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| refused())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
+    let (user, password) = decoded.split_once(':').ok_or_else(refused)?;
+    if front_door::check_password(broker, user, password) {
+        Ok(user.to_string())
+    } else {
+        Err(refused())
+    }
+}

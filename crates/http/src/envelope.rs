@@ -1,0 +1,119 @@
+//! The JSON envelope every REST v3 resource shares: `kind`, `metadata`
+//! (`self`, `resource_name`; `next` on lists), `related` links, and
+//! Confluent resource names (`crn:///kafka=<id>/topic=<name>`). Must never
+//! hold an operation.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `metadata` of one resource.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceMetadata {
+    #[serde(rename = "self")]
+    pub self_url: String,
+    pub resource_name: Option<String>,
+}
+
+/// `metadata` of a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ListMetadata {
+    #[serde(rename = "self")]
+    pub self_url: String,
+    pub next: Option<String>,
+}
+
+impl ListMetadata {
+    pub fn of(self_url: String) -> Self {
+        ListMetadata {
+            self_url,
+            next: None,
+        }
+    }
+}
+
+/// A link to a related resource.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Related {
+    pub related: String,
+}
+
+impl Related {
+    pub fn to(url: String) -> Self {
+        Related { related: url }
+    }
+}
+
+/// Confluent's resource name: `crn:///kafka=<cluster>` then `/<type>=<name>`
+/// for each part.
+pub fn crn(cluster: &str, parts: &[(&str, &str)]) -> String {
+    let mut out = format!("crn:///kafka={cluster}");
+    for (kind, name) in parts {
+        out.push('/');
+        out.push_str(kind);
+        out.push('=');
+        out.push_str(name);
+    }
+    out
+}
+
+/// A `{name, value}` pair of a request body.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ConfigValue {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// The body of `PUT .../configs/{name}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ConfigUpdate {
+    pub value: Option<String>,
+}
+
+/// One item of a `configs:alter` body: SET (the default) or DELETE.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AlterConfigItem {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub operation: Option<AlterOperation>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AlterOperation {
+    Set,
+    Delete,
+}
+
+/// The body of `configs:alter`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AlterConfigBatch {
+    pub data: Vec<AlterConfigItem>,
+    #[serde(default)]
+    pub validate_only: Option<bool>,
+}
+
+/// Defines a list resource type: `kind`, list metadata, and `data[]`.
+macro_rules! list_type {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub kind: String,
+            pub metadata: $crate::envelope::ListMetadata,
+            pub data: Vec<$item>,
+        }
+    };
+}
+pub(crate) use list_type;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn resource_names_follow_confluent() {
+        assert_eq!(
+            super::crn("abc", &[("topic", "t1"), ("partition", "0")]),
+            "crn:///kafka=abc/topic=t1/partition=0"
+        );
+    }
+}

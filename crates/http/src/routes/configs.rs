@@ -1,0 +1,467 @@
+//! Topic and broker configs: list, get, set (`PUT`), reset (`DELETE`) and
+//! `configs:alter`, through DescribeConfigs and IncrementalAlterConfigs.
+//! Must never show a sensitive value.
+
+use axum::Json;
+use axum::http::StatusCode;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
+};
+use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+use kafka_protocol::protocol::StrBytes;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Body, PathOf, expect_response, flag};
+use crate::caller::RestCall;
+use crate::envelope::{
+    AlterConfigBatch, AlterOperation, ConfigUpdate, ListMetadata, ResourceMetadata, crn, list_type,
+};
+use crate::error::ErrorBody;
+use crate::{AppState, RestError};
+
+const TOPIC: i8 = 2;
+const BROKER: i8 = 4;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ConfigSynonymData {
+    pub name: String,
+    pub value: Option<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TopicConfigData {
+    pub kind: String,
+    pub metadata: ResourceMetadata,
+    pub cluster_id: String,
+    pub topic_name: String,
+    pub name: String,
+    pub value: Option<String>,
+    pub is_default: bool,
+    pub is_read_only: bool,
+    pub is_sensitive: bool,
+    pub source: String,
+    pub synonyms: Vec<ConfigSynonymData>,
+}
+list_type!(TopicConfigDataList, TopicConfigData);
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BrokerConfigData {
+    pub kind: String,
+    pub metadata: ResourceMetadata,
+    pub cluster_id: String,
+    pub broker_id: i32,
+    pub name: String,
+    pub value: Option<String>,
+    pub is_default: bool,
+    pub is_read_only: bool,
+    pub is_sensitive: bool,
+    pub source: String,
+    pub synonyms: Vec<ConfigSynonymData>,
+}
+list_type!(BrokerConfigDataList, BrokerConfigData);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_topic_configs))
+        .routes(routes!(
+            get_topic_config,
+            set_topic_config,
+            reset_topic_config
+        ))
+        .routes(routes!(alter_topic_configs))
+        .routes(routes!(list_broker_configs))
+        .routes(routes!(
+            get_broker_config,
+            set_broker_config,
+            reset_broker_config
+        ))
+        .routes(routes!(alter_broker_configs))
+}
+
+/// Kafka's `ConfigSource` names.
+fn source_name(code: i8) -> &'static str {
+    match code {
+        1 => "DYNAMIC_TOPIC_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        7 => "CLIENT_METRICS_CONFIG",
+        8 => "GROUP_CONFIG",
+        _ => "UNKNOWN",
+    }
+}
+
+/// One config as the list and get endpoints show it, before the resource's
+/// own fields are added.
+struct Entry {
+    name: String,
+    value: Option<String>,
+    is_default: bool,
+    is_read_only: bool,
+    is_sensitive: bool,
+    source: String,
+    synonyms: Vec<ConfigSynonymData>,
+}
+
+async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<Entry>, RestError> {
+    let mut resource = DescribeConfigsResource::default();
+    resource.resource_type = kind;
+    resource.resource_name = StrBytes::from_string(name.to_string());
+    resource.configuration_keys = None;
+    let mut req = DescribeConfigsRequest::default();
+    req.resources = vec![resource];
+    req.include_synonyms = true;
+    let resp = expect_response!(rc.kafka(req, 4).await?, DescribeConfigs);
+    let result: DescribeConfigsResult = resp
+        .results
+        .into_iter()
+        .next()
+        .ok_or_else(|| RestError::internal("no result for the resource"))?;
+    if result.error_code != 0 {
+        return Err(RestError::kafka(
+            result.error_code,
+            result.error_message.as_deref(),
+        ));
+    }
+    let mut out: Vec<Entry> = result
+        .configs
+        .into_iter()
+        .map(|c| {
+            let sensitive = c.is_sensitive;
+            Entry {
+                name: c.name.to_string(),
+                value: if sensitive {
+                    None
+                } else {
+                    c.value.map(|v| v.to_string())
+                },
+                is_default: c.config_source == 5,
+                is_read_only: c.read_only,
+                is_sensitive: sensitive,
+                source: source_name(c.config_source).to_string(),
+                synonyms: c
+                    .synonyms
+                    .into_iter()
+                    .map(|s| ConfigSynonymData {
+                        name: s.name.to_string(),
+                        value: if sensitive {
+                            None
+                        } else {
+                            s.value.map(|v| v.to_string())
+                        },
+                        source: source_name(s.source).to_string(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+async fn alter(
+    rc: &RestCall,
+    kind: i8,
+    name: &str,
+    changes: Vec<(String, AlterOperation, Option<String>)>,
+    validate_only: bool,
+) -> Result<StatusCode, RestError> {
+    let mut resource = AlterConfigsResource::default();
+    resource.resource_type = kind;
+    resource.resource_name = StrBytes::from_string(name.to_string());
+    for (config, op, value) in changes {
+        if op == AlterOperation::Set && value.is_none() {
+            return Err(RestError::bad_request(format!(
+                "Config '{config}' is set without a value."
+            )));
+        }
+        let mut c = AlterableConfig::default();
+        c.name = StrBytes::from_string(config);
+        c.config_operation = match op {
+            AlterOperation::Set => 0,
+            AlterOperation::Delete => 1,
+        };
+        c.value = value.map(StrBytes::from_string);
+        resource.configs.push(c);
+    }
+    let mut req = IncrementalAlterConfigsRequest::default();
+    req.resources = vec![resource];
+    req.validate_only = validate_only;
+    let resp = expect_response!(rc.kafka(req, 1).await?, IncrementalAlterConfigs);
+    match resp.responses.first() {
+        Some(r) if r.error_code != 0 => {
+            Err(RestError::kafka(r.error_code, r.error_message.as_deref()))
+        }
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(RestError::internal("no result for the resource")),
+    }
+}
+
+fn batch(body: AlterConfigBatch) -> (Vec<(String, AlterOperation, Option<String>)>, bool) {
+    let validate_only = flag(body.validate_only);
+    let changes = body
+        .data
+        .into_iter()
+        .map(|i| (i.name, i.operation.unwrap_or(AlterOperation::Set), i.value))
+        .collect();
+    (changes, validate_only)
+}
+
+/// 404 for a topic that does not exist, before its configs are touched.
+async fn check_topic(rc: &RestCall, topic: &str) -> Result<(), RestError> {
+    super::topics::topic_metadata(rc, topic).await.map(|_| ())
+}
+
+fn topic_config(rc: &RestCall, topic: &str, e: Entry) -> TopicConfigData {
+    let id = rc.broker.cluster_id();
+    TopicConfigData {
+        kind: "KafkaTopicConfig".into(),
+        metadata: ResourceMetadata {
+            self_url: format!("{}/topics/{topic}/configs/{}", rc.cluster_url(), e.name),
+            resource_name: Some(crn(&id, &[("topic", topic), ("config", &e.name)])),
+        },
+        cluster_id: id,
+        topic_name: topic.to_string(),
+        name: e.name,
+        value: e.value,
+        is_default: e.is_default,
+        is_read_only: e.is_read_only,
+        is_sensitive: e.is_sensitive,
+        source: e.source,
+        synonyms: e.synonyms,
+    }
+}
+
+fn broker_config(rc: &RestCall, broker: i32, e: Entry) -> BrokerConfigData {
+    let id = rc.broker.cluster_id();
+    BrokerConfigData {
+        kind: "KafkaBrokerConfig".into(),
+        metadata: ResourceMetadata {
+            self_url: format!("{}/brokers/{broker}/configs/{}", rc.cluster_url(), e.name),
+            resource_name: Some(crn(
+                &id,
+                &[("broker", &broker.to_string()), ("config", &e.name)],
+            )),
+        },
+        cluster_id: id,
+        broker_id: broker,
+        name: e.name,
+        value: e.value,
+        is_default: e.is_default,
+        is_read_only: e.is_read_only,
+        is_sensitive: e.is_sensitive,
+        source: e.source,
+        synonyms: e.synonyms,
+    }
+}
+
+fn missing_config(name: &str, what: &str) -> RestError {
+    RestError::new(
+        StatusCode::NOT_FOUND,
+        40403,
+        format!("Config {name} cannot be found for {what}."),
+    )
+}
+
+/// 404 unless `broker` is this broker.
+fn check_broker(rc: &RestCall, broker: i32) -> Result<(), RestError> {
+    if broker == rc.broker.node_id() {
+        Ok(())
+    } else {
+        Err(RestError::not_found(format!(
+            "Broker {broker} cannot be found."
+        )))
+    }
+}
+
+// ----- topics -------------------------------------------------------------------
+
+#[utoipa::path(get, path = "/clusters/{cluster_id}/topics/{topic_name}/configs", tag = "Configs",
+    params(("cluster_id" = String, Path), ("topic_name" = String, Path)),
+    responses((status = 200, body = TopicConfigDataList), (status = 404, body = ErrorBody)))]
+async fn list_topic_configs(
+    rc: RestCall,
+    PathOf((cluster_id, topic)): PathOf<(String, String)>,
+) -> Result<Json<TopicConfigDataList>, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_topic(&rc, &topic).await?;
+    let entries = describe(&rc, TOPIC, &topic).await?;
+    Ok(Json(TopicConfigDataList {
+        kind: "KafkaTopicConfigList".into(),
+        metadata: ListMetadata::of(format!("{}/topics/{topic}/configs", rc.cluster_url())),
+        data: entries
+            .into_iter()
+            .map(|e| topic_config(&rc, &topic, e))
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("topic_name" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = TopicConfigData), (status = 404, body = ErrorBody)))]
+async fn get_topic_config(
+    rc: RestCall,
+    PathOf((cluster_id, topic, name)): PathOf<(String, String, String)>,
+) -> Result<Json<TopicConfigData>, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_topic(&rc, &topic).await?;
+    describe(&rc, TOPIC, &topic)
+        .await?
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| Json(topic_config(&rc, &topic, e)))
+        .ok_or_else(|| missing_config(&name, &format!("topic {topic}")))
+}
+
+#[utoipa::path(put, path = "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("topic_name" = String, Path), ("name" = String, Path)),
+    request_body = ConfigUpdate,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_topic_config(
+    rc: RestCall,
+    PathOf((cluster_id, topic, name)): PathOf<(String, String, String)>,
+    Body(body): Body<ConfigUpdate>,
+) -> Result<StatusCode, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_topic(&rc, &topic).await?;
+    alter(
+        &rc,
+        TOPIC,
+        &topic,
+        vec![(name, AlterOperation::Set, body.value)],
+        false,
+    )
+    .await
+}
+
+#[utoipa::path(delete, path = "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("topic_name" = String, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn reset_topic_config(
+    rc: RestCall,
+    PathOf((cluster_id, topic, name)): PathOf<(String, String, String)>,
+) -> Result<StatusCode, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_topic(&rc, &topic).await?;
+    alter(
+        &rc,
+        TOPIC,
+        &topic,
+        vec![(name, AlterOperation::Delete, None)],
+        false,
+    )
+    .await
+}
+
+#[utoipa::path(post, path = "/clusters/{cluster_id}/topics/{topic_name}/configs:alter",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("topic_name" = String, Path)),
+    request_body = AlterConfigBatch,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn alter_topic_configs(
+    rc: RestCall,
+    PathOf((cluster_id, topic)): PathOf<(String, String)>,
+    Body(body): Body<AlterConfigBatch>,
+) -> Result<StatusCode, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_topic(&rc, &topic).await?;
+    let (changes, validate_only) = batch(body);
+    alter(&rc, TOPIC, &topic, changes, validate_only).await
+}
+
+// ----- brokers ------------------------------------------------------------------
+
+#[utoipa::path(get, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs", tag = "Configs",
+    params(("cluster_id" = String, Path), ("broker_id" = i32, Path)),
+    responses((status = 200, body = BrokerConfigDataList), (status = 404, body = ErrorBody)))]
+async fn list_broker_configs(
+    rc: RestCall,
+    PathOf((cluster_id, broker)): PathOf<(String, i32)>,
+) -> Result<Json<BrokerConfigDataList>, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_broker(&rc, broker)?;
+    let entries = describe(&rc, BROKER, &broker.to_string()).await?;
+    Ok(Json(BrokerConfigDataList {
+        kind: "KafkaBrokerConfigList".into(),
+        metadata: ListMetadata::of(format!("{}/brokers/{broker}/configs", rc.cluster_url())),
+        data: entries
+            .into_iter()
+            .map(|e| broker_config(&rc, broker, e))
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("broker_id" = i32, Path), ("name" = String, Path)),
+    responses((status = 200, body = BrokerConfigData), (status = 404, body = ErrorBody)))]
+async fn get_broker_config(
+    rc: RestCall,
+    PathOf((cluster_id, broker, name)): PathOf<(String, i32, String)>,
+) -> Result<Json<BrokerConfigData>, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_broker(&rc, broker)?;
+    describe(&rc, BROKER, &broker.to_string())
+        .await?
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| Json(broker_config(&rc, broker, e)))
+        .ok_or_else(|| missing_config(&name, &format!("broker {broker}")))
+}
+
+#[utoipa::path(put, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("broker_id" = i32, Path), ("name" = String, Path)),
+    request_body = ConfigUpdate,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_broker_config(
+    rc: RestCall,
+    PathOf((cluster_id, broker, name)): PathOf<(String, i32, String)>,
+    Body(body): Body<ConfigUpdate>,
+) -> Result<StatusCode, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_broker(&rc, broker)?;
+    let changes = vec![(name, AlterOperation::Set, body.value)];
+    alter(&rc, BROKER, &broker.to_string(), changes, false).await
+}
+
+#[utoipa::path(delete, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("broker_id" = i32, Path), ("name" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn reset_broker_config(
+    rc: RestCall,
+    PathOf((cluster_id, broker, name)): PathOf<(String, i32, String)>,
+) -> Result<StatusCode, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_broker(&rc, broker)?;
+    let changes = vec![(name, AlterOperation::Delete, None)];
+    alter(&rc, BROKER, &broker.to_string(), changes, false).await
+}
+
+#[utoipa::path(post, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs:alter",
+    tag = "Configs",
+    params(("cluster_id" = String, Path), ("broker_id" = i32, Path)),
+    request_body = AlterConfigBatch,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn alter_broker_configs(
+    rc: RestCall,
+    PathOf((cluster_id, broker)): PathOf<(String, i32)>,
+    Body(body): Body<AlterConfigBatch>,
+) -> Result<StatusCode, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    check_broker(&rc, broker)?;
+    let (changes, validate_only) = batch(body);
+    alter(&rc, BROKER, &broker.to_string(), changes, validate_only).await
+}

@@ -1,0 +1,74 @@
+//! The REST v3 routes and the OpenAPI document generated from them: each
+//! submodule owns one family of resources. Routes are registered only
+//! through `utoipa_axum::routes!`, so the document lists exactly what is
+//! served.
+
+mod clusters;
+mod configs;
+mod links;
+mod mirrors;
+mod topics;
+
+use axum::extract::{FromRequest, FromRequestParts};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::{AppState, RestError};
+
+/// A JSON body; a bad one is a 400 with a JSON error.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(RestError))]
+pub struct Body<T>(pub T);
+
+/// Query parameters; bad ones are a 400 with a JSON error.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(RestError))]
+pub struct Params<T>(pub T);
+
+/// Path parameters; bad ones are a 400 with a JSON error.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(RestError))]
+pub struct PathOf<T>(pub T);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Strait Kafka REST v3",
+        description = "Confluent's Kafka REST v3 API as Strait serves it: cluster, topics, \
+                       configs, partitions, cluster links and mirror topics."
+    ),
+    servers((url = "/kafka/v3"), (url = "/v3")),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+/// Every REST v3 route, relative to the base path.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(clusters::routes())
+        .merge(topics::routes())
+        .merge(configs::routes())
+        .merge(links::routes())
+        .merge(mirrors::routes())
+}
+
+/// Takes the response of `$variant` out of a `ResponseKind`, or fails with a
+/// 500 naming what came instead.
+macro_rules! expect_response {
+    ($resp:expr, $variant:ident) => {
+        match $resp {
+            kafka_protocol::messages::ResponseKind::$variant(r) => r,
+            other => {
+                return Err($crate::RestError::internal(format!(
+                    "unexpected answer {other:?}"
+                )))
+            }
+        }
+    };
+}
+pub(crate) use expect_response;
+
+/// `true`/`false` query flags default to false.
+pub fn flag(v: Option<bool>) -> bool {
+    v.unwrap_or(false)
+}
