@@ -138,11 +138,20 @@ fn unexpected(answer: &AdminAnswer) -> RestError {
     RestError::internal(format!("unexpected admin answer {answer:?}"))
 }
 
-/// Kafka's base64 form (URL-safe, unpadded) of a dashed UUID.
-fn kafka_id(link_id: &str) -> String {
-    match uuid::Uuid::parse_str(link_id) {
-        Ok(u) => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(u.as_bytes()),
-        Err(_) => link_id.to_string(),
+/// A link id as (dashed UUID, Kafka's URL-safe unpadded base64), from
+/// either form.
+fn link_ids(link_id: &str) -> (String, String) {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    if let Ok(u) = uuid::Uuid::parse_str(link_id) {
+        return (u.to_string(), b64.encode(u.as_bytes()));
+    }
+    match b64
+        .decode(link_id)
+        .ok()
+        .and_then(|bytes| uuid::Uuid::from_slice(&bytes).ok())
+    {
+        Some(u) => (u.to_string(), link_id.to_string()),
+        None => (link_id.to_string(), link_id.to_string()),
     }
 }
 
@@ -198,8 +207,8 @@ fn link_data(rc: &RestCall, l: ClusterLinkListing, include_tasks: bool) -> LinkD
         source_cluster_id: l.remote_cluster_id.clone(),
         destination_cluster_id: None,
         remote_cluster_id: l.remote_cluster_id,
-        cluster_link_id: kafka_id(&l.link_id),
-        link_id: l.link_id,
+        cluster_link_id: link_ids(&l.link_id).1,
+        link_id: link_ids(&l.link_id).0,
         link_name: l.link_name,
         topic_names: l.topics.unwrap_or_default(),
         link_state: l.link_state,
