@@ -63,6 +63,10 @@ pub struct BrokerConfig {
     pub http_listeners: Vec<HttpListener>,
     /// The most partitions one DescribeTopicPartitions answer holds.
     pub max_request_partition_size_limit: i32,
+    /// Above this many partitions (or committed group partitions, or mirror
+    /// partitions), the metrics leave out per-partition series
+    /// (`strait.metrics.partition.series.max`, default 10000).
+    pub metrics_partition_series_max: usize,
     /// Each listener's security protocol, TLS and SASL settings; `super.users`.
     pub security: SecurityConfig,
     /// Every key as written (after validation), for DescribeConfigs and as
@@ -136,6 +140,7 @@ const KNOWN: &[(&str, Check)] = &[
     ("num.recovery.threads.per.data.dir", Check::Int),
     ("socket.send.buffer.bytes", Check::Int),
     ("socket.receive.buffer.bytes", Check::Int),
+    (crate::metrics::PARTITION_SERIES_MAX_KEY, Check::Int),
 ];
 
 /// Reads Java-style properties: `key=value` or `key: value`, `#`/`!`
@@ -338,6 +343,7 @@ impl BrokerConfig {
             ("log.roll.hours", 1),
             ("log.retention.check.interval.ms", 1),
             ("max.request.partition.size.limit", 1),
+            (crate::metrics::PARTITION_SERIES_MAX_KEY, 0),
         ] {
             if let Some(v) = get(key) {
                 let n: i64 = v.parse().unwrap_or(i64::MIN);
@@ -387,6 +393,10 @@ impl BrokerConfig {
             log_retention_check_interval_ms: int("log.retention.check.interval.ms", 300_000) as u64,
             http_listeners,
             max_request_partition_size_limit: int("max.request.partition.size.limit", 2000) as i32,
+            metrics_partition_series_max: int(
+                crate::metrics::PARTITION_SERIES_MAX_KEY,
+                crate::metrics::PARTITION_SERIES_MAX_DEFAULT as i64,
+            ) as usize,
             security,
             properties: props,
         })
@@ -430,6 +440,9 @@ mod tests {
         assert_eq!(c.num_partitions, 4);
         assert!(!c.auto_create_topics_enable);
         assert_eq!(c.properties["log.retention.ms"], "1000");
+        assert_eq!(c.metrics_partition_series_max, 10_000);
+        let c = cfg("strait.metrics.partition.series.max=0").unwrap();
+        assert_eq!(c.metrics_partition_series_max, 0);
     }
 
     #[test]
@@ -440,6 +453,7 @@ mod tests {
         assert!(cfg("auto.create.topics.enable=yes").is_err());
         assert!(cfg("log.segment.bytes=5").is_err());
         assert!(cfg("compression.type=brotli").is_err());
+        assert!(cfg("strait.metrics.partition.series.max=-1").is_err());
         let e = cfg("listeners=PLAINTEXT://h:99999")
             .unwrap_err()
             .to_string();

@@ -15,6 +15,7 @@ pub mod group;
 mod handlers;
 mod local_cluster;
 mod meta_properties;
+pub mod metrics;
 mod producer_ids;
 mod server;
 mod state;

@@ -22,6 +22,7 @@ use crate::auth::{self, Authenticator, Outcome, RawOutcome};
 use crate::config::{BrokerConfig, Listener, ListenerSecurity, SaslSettings, SecurityProtocol};
 use crate::group::{GroupConfig, GroupCoordinator};
 use crate::handlers;
+use crate::metrics::{ApiName, BrokerMetrics, ListenerMetrics, OpenConnection};
 use crate::producer_ids::ProducerIdAllocator;
 use crate::state::Broker;
 use crate::topic_table::TopicTable;
@@ -73,6 +74,8 @@ struct ListenerRuntime {
     security: ListenerSecurity,
     sasl: Option<Arc<SaslSettings>>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The listener's connection and authentication series.
+    metrics: ListenerMetrics,
 }
 
 /// How long a TLS handshake may take before the connection is dropped.
@@ -145,6 +148,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     crate::meta_properties::check_and_write(&config.log_dirs, &store.cluster_id(), config.node_id)?;
     let link_secret_key = Arc::new(link_secret_key(&config, &first_dir)?);
 
+    let metrics = BrokerMetrics::new(config.metrics_partition_series_max);
     let mut runtimes = Vec::new();
     for l in &config.listeners {
         let security = config.security.listener(&l.name).cloned().ok_or_else(|| {
@@ -156,6 +160,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         };
         let sasl = security.sasl.clone().map(Arc::new);
         runtimes.push(Arc::new(ListenerRuntime {
+            metrics: metrics.listener(&security.name),
             security,
             sasl,
             tls,
@@ -226,6 +231,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         txns,
         links: std::sync::OnceLock::new(),
         authorizer,
+        metrics,
     });
     {
         let b = broker.clone();
@@ -320,11 +326,13 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, runtime: Arc<Li
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                let open = runtime.metrics.accepted();
                 tokio::spawn(open_connection(
                     broker.clone(),
                     runtime.clone(),
                     stream,
                     peer,
+                    open,
                 ));
             }
             Err(e) => {
@@ -336,11 +344,13 @@ async fn accept_loop(broker: Arc<Broker>, listener: TcpListener, runtime: Arc<Li
 }
 
 /// Runs the TLS handshake where the listener has one, then the request loop.
+/// The connection counts as open until `_open` drops with this task.
 async fn open_connection(
     broker: Arc<Broker>,
     runtime: Arc<ListenerRuntime>,
     stream: TcpStream,
     peer: std::net::SocketAddr,
+    _open: OpenConnection,
 ) {
     let _ = stream.set_nodelay(true);
     let security = &runtime.security;
@@ -354,7 +364,7 @@ async fn open_connection(
     match &runtime.tls {
         None => {
             let auth = Authenticator::new(security, runtime.sasl.clone(), store, None);
-            serve_connection(broker, stream, ctx, auth).await;
+            serve_connection(broker, stream, ctx, auth, &runtime.metrics).await;
         }
         Some(acceptor) => {
             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -362,19 +372,33 @@ async fn open_connection(
                     let cert_principal = auth::tls::peer_principal(tls.get_ref().1);
                     let auth =
                         Authenticator::new(security, runtime.sasl.clone(), store, cert_principal);
-                    serve_connection(broker, tls, ctx, auth).await;
+                    serve_connection(broker, tls, ctx, auth, &runtime.metrics).await;
                 }
-                Ok(Err(e)) => tracing::info!(
-                    "Failed authentication with {peer} on listener {} (SSL handshake failed: {e})",
-                    security.name
-                ),
-                Err(_) => tracing::info!(
-                    "Failed authentication with {peer} on listener {} (SSL handshake timed out)",
-                    security.name
-                ),
+                Ok(Err(e)) => {
+                    runtime.metrics.authentication_failed(TLS_MECHANISM);
+                    tracing::info!(
+                        "Failed authentication with {peer} on listener {} (SSL handshake failed: {e})",
+                        security.name
+                    )
+                }
+                Err(_) => {
+                    runtime.metrics.authentication_failed(TLS_MECHANISM);
+                    tracing::info!(
+                        "Failed authentication with {peer} on listener {} (SSL handshake timed out)",
+                        security.name
+                    )
+                }
             }
         }
     }
+}
+
+/// The mechanism label of a failed TLS handshake.
+const TLS_MECHANISM: &str = "SSL";
+
+/// The mechanism label of a failed SASL authentication.
+fn sasl_mechanism(auth: &Authenticator) -> &'static str {
+    auth.mechanism().map_or("UNSUPPORTED", |m| m.name())
 }
 
 async fn serve_connection<S>(
@@ -382,6 +406,7 @@ async fn serve_connection<S>(
     stream: S,
     mut ctx: ConnectionContext,
     mut auth: Authenticator,
+    metrics: &ListenerMetrics,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
@@ -413,6 +438,7 @@ async fn serve_connection<S>(
                     }
                 }
                 RawOutcome::Close(reason) => {
+                    metrics.authentication_failed(sasl_mechanism(&auth));
                     tracing::info!(
                         "Failed authentication with {peer} on listener {} ({reason})",
                         ctx.listener
@@ -423,6 +449,7 @@ async fn serve_connection<S>(
             }
             continue;
         }
+        let started = Instant::now();
         let request = match decode_incoming(frame) {
             Ok(Incoming::Kafka(request)) => *request,
             Ok(Incoming::Admin(frame)) => {
@@ -433,9 +460,14 @@ async fn serve_connection<S>(
                     return;
                 }
                 let correlation_id = frame.correlation_id;
+                let (api, version) = (ApiName::Admin(frame.api), frame.version);
                 match handlers::links::handle(&broker, frame, &ctx).await {
                     Ok(bytes) => {
-                        if write_response(&mut stream, bytes, peer).await.is_err() {
+                        let written = write_response(&mut stream, bytes, peer).await;
+                        broker
+                            .metrics
+                            .record_request(api, version, 0, started.elapsed());
+                        if written.is_err() {
                             return;
                         }
                     }
@@ -462,7 +494,14 @@ async fn serve_connection<S>(
                 else {
                     return;
                 };
-                if write_response(&mut stream, bytes, peer).await.is_err() {
+                let written = write_response(&mut stream, bytes, peer).await;
+                // Counted as the v0 it is answered in: the version asked
+                // for is any number a client sends.
+                let took = started.elapsed();
+                broker
+                    .metrics
+                    .record_response(ApiKey::ApiVersions, 0, &body, took);
+                if written.is_err() {
                     return;
                 }
                 continue;
@@ -478,7 +517,14 @@ async fn serve_connection<S>(
         let (response, close_after) = match auth.on_request(request, Instant::now()) {
             Outcome::Serve(request) => match handlers::handle(&broker, request, &ctx).await {
                 handlers::Reply::Send(r) => (*r, false),
-                handlers::Reply::Nothing => continue, // acks=0 produce: no response
+                handlers::Reply::Nothing => {
+                    // acks=0 produce: no response
+                    let api = ApiName::Kafka(api_key);
+                    broker
+                        .metrics
+                        .record_request(api, version, 0, started.elapsed());
+                    continue;
+                }
                 handlers::Reply::Close => {
                     tracing::info!("closing connection from {peer}: {api_key:?} is not served");
                     return;
@@ -489,6 +535,7 @@ async fn serve_connection<S>(
                 (r, false)
             }
             Outcome::RespondAndClose(r, reason) => {
+                metrics.authentication_failed(sasl_mechanism(&auth));
                 tracing::info!(
                     "Failed authentication with {peer} on listener {} ({reason})",
                     ctx.listener
@@ -508,11 +555,11 @@ async fn serve_connection<S>(
                 return;
             }
         };
-        if write_response_chunks(&mut stream, &chunks, peer)
-            .await
-            .is_err()
-            || close_after
-        {
+        let written = write_response_chunks(&mut stream, &chunks, peer).await;
+        broker
+            .metrics
+            .record_response(api_key, version, &response, started.elapsed());
+        if written.is_err() || close_after {
             return;
         }
     }

@@ -1,5 +1,6 @@
 //! The broker's shared state: configuration, the metadata store, the live
-//! topic table, and the signal that wakes long-polling fetches. Owns the
+//! topic table, the signal that wakes long-polling fetches, and the metrics
+//! registry. Owns the
 //! derivation of a topic's effective configs; must never do network I/O.
 
 use std::collections::BTreeMap;
@@ -34,6 +35,8 @@ pub struct Broker {
     pub links: std::sync::OnceLock<Arc<strait_link::LinkEngine>>,
     /// The ACL authorizer; `None` (everything allowed) without `authorizer.class.name`.
     pub authorizer: Option<crate::authz::Authorizer>,
+    /// The Prometheus series counted as things happen (`crate::metrics`).
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 impl Broker {
@@ -56,6 +59,12 @@ impl Broker {
             Some(l) => (l.host.as_str(), i32::from(l.port)),
             None => self.endpoint(),
         }
+    }
+
+    /// The Prometheus exposition of every series, in the OpenMetrics text
+    /// format ([`crate::metrics::CONTENT_TYPE`]), for an HTTP `/metrics`.
+    pub fn metrics_text(&self) -> String {
+        crate::metrics::exposition(self)
     }
 
     /// Whether `topic` is a mirror that refuses client writes.

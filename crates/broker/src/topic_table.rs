@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use strait_log::{Log, LogConfig, LogError};
 use strait_metadata::TopicRecord;
 
+use crate::metrics::PartitionTraffic;
 use crate::storage_alarm::StorageAlarm;
 use uuid::Uuid;
 
@@ -31,6 +32,8 @@ pub struct Partition {
     pub log: Log,
     /// Rate-limits the logging of this partition's storage failures.
     pub alarm: StorageAlarm,
+    /// Bytes produced to and fetched from this partition (metrics).
+    pub traffic: PartitionTraffic,
 }
 
 impl Partition {
@@ -261,6 +264,7 @@ impl TopicTable {
                     log,
                     dir,
                     alarm: StorageAlarm::default(),
+                    traffic: PartitionTraffic::default(),
                 })),
                 Err(e) => {
                     tracing::error!("opening partition {}-{index} failed: {e}", topics[t].name);
@@ -393,6 +397,7 @@ impl TopicTable {
                     dir: new.dir.clone(),
                     log,
                     alarm: StorageAlarm::default(),
+                    traffic: PartitionTraffic::default(),
                 })),
                 Err(e) => {
                     failure.get_or_insert(e);
@@ -554,12 +559,12 @@ impl TopicTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
 
-    fn record(name: &str, partitions: u32) -> TopicRecord {
+    pub(crate) fn record(name: &str, partitions: u32) -> TopicRecord {
         TopicRecord {
             name: name.into(),
             id: Uuid::new_v4(),
@@ -632,7 +637,7 @@ mod tests {
     }
 
     /// One v2 batch of one record.
-    fn strait_log_test_batch() -> Vec<u8> {
+    pub(crate) fn strait_log_test_batch() -> Vec<u8> {
         use kafka_protocol::records::{
             Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
         };

@@ -77,6 +77,8 @@ pub struct LinkRuntime {
     /// Cancels the control loop when the link is deleted.
     cancel: CancellationToken,
     tasks: Mutex<BTreeMap<String, LinkTaskStatus>>,
+    /// Bytes and records the link's fetchers appended, over all its mirrors.
+    traffic: crate::traffic::FetchTraffic,
 }
 
 impl LinkRuntime {
@@ -95,7 +97,13 @@ impl LinkRuntime {
             secret_key,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(BTreeMap::new()),
+            traffic: crate::traffic::FetchTraffic::default(),
         }
+    }
+
+    /// The link's fetched traffic counters.
+    pub fn traffic(&self) -> &crate::traffic::FetchTraffic {
+        &self.traffic
     }
 
     pub fn settings(&self) -> LinkSettings {
@@ -1402,3 +1410,4 @@ impl LinkEngine {
 
 #[cfg(test)]
 mod secrets_at_rest_tests;
+pub mod status;

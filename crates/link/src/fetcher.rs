@@ -2,8 +2,9 @@
 //! fetching like a follower replica (read_uncommitted, from the mirror's log
 //! end offset) and appending the very same batches at the very same offsets
 //! with the log's mirror append. One task per mirror partition, each with its
-//! own connection so long polls never queue behind each other. It must never
-//! change a batch's bytes or assign offsets.
+//! own connection so long polls never queue behind each other. After each
+//! round it counts the fetched traffic and feeds the partition's lag clock
+//! (`crate::lag`). It must never change a batch's bytes or assign offsets.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,6 +186,7 @@ impl MirrorFetcher {
         req.isolation_level = 0;
         req.session_epoch = -1;
         req.topics = vec![ft];
+        let sent_ms = now_ms();
         let response = tokio::select! {
             _ = self.cancel.cancelled() => return Next::Continue,
             r = connection.send(req) => r,
@@ -243,11 +245,18 @@ impl MirrorFetcher {
                 return Next::Retry { reconnect: false };
             }
         }
-        let records = pd.records.map(|r| whole_batches(&r)).unwrap_or_default();
+        let raw = pd.records.unwrap_or_default();
+        let records = whole_batches(&raw);
         let mut dest_leo = fetch_offset;
+        let batches = crate::lag::summarize(&raw, records.len());
         if !records.is_empty() {
             match self.local.mirror_append(topic, self.partition, &records) {
-                Ok(leo) => dest_leo = leo,
+                Ok(leo) => {
+                    dest_leo = leo;
+                    let bytes = records.len() as u64;
+                    self.link.traffic().add(bytes, batches.records);
+                    self.mirror.traffic.add(bytes, batches.records);
+                }
                 Err(LogError::OffsetOutOfOrder { .. }) => {
                     return Next::Fail(format!(
                         "source partition {} returned batches that overlap the mirror at offset {fetch_offset}",
@@ -282,6 +291,13 @@ impl MirrorFetcher {
             s.last_fetch_ms = now;
             s.source_unavailable = false;
             s.error = None;
+            s.lag_clock.after_fetch(
+                sent_ms,
+                &batches,
+                !records.is_empty(),
+                dest_leo,
+                pd.high_watermark,
+            );
         });
         Next::Continue
     }

@@ -10,14 +10,18 @@ pub mod config;
 mod engine;
 mod fetcher;
 pub mod filters;
+pub mod lag;
 mod local;
 mod mirror;
 pub mod secrets;
 mod sync;
+pub mod traffic;
 
+pub use engine::status::{LINK_STATES, LinkStatus, MirrorStatus, TASK_STATES, TaskStatus};
 pub use engine::{LinkEngine, now_ms};
 pub use fetcher::whole_batches;
 pub use local::{BoxFuture, LocalAclError, LocalCluster};
+pub use mirror::{DISPLAY_STATES as MIRROR_STATES, PartitionLag};
 pub use secrets::LinkSecretKey;
 /// The ACL filter type of [`LocalCluster::acls`], re-exported so the broker
 /// implements the trait without depending on the client.

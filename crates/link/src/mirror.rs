@@ -1,13 +1,28 @@
 //! The runtime side of one mirror topic: its state machine (persisted state
 //! plus the transient "source unavailable" condition), per-partition fetch
-//! statistics for describe, and the cancellation of its fetchers. Must never
-//! talk to the source or write logs: fetchers do that.
+//! statistics for describe and metrics (lag in records and seconds, fetched
+//! traffic), and the cancellation of its fetchers. Must never talk to the
+//! source or write logs: fetchers do that.
 
 use std::sync::Mutex;
 
 use strait_metadata::{MirrorRecord, MirrorState};
 use strait_protocol::admin::{MirrorDescription, MirrorPartitionDescription};
 use tokio_util::sync::CancellationToken;
+
+use crate::lag::LagClock;
+use crate::traffic::FetchTraffic;
+
+/// Every state [`MirrorRuntime::display_state`] can show.
+pub const DISPLAY_STATES: [&str; 7] = [
+    "ACTIVE",
+    "PAUSED",
+    "LINK_PAUSED",
+    "SOURCE_UNAVAILABLE",
+    "PENDING_STOPPED",
+    "STOPPED",
+    "FAILED",
+];
 
 /// What a fetcher last saw for its partition.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +33,19 @@ pub struct PartitionStats {
     pub last_fetch_ms: i64,
     pub source_unavailable: bool,
     pub error: Option<String>,
+    /// What the fetches learnt about source append times (lag in seconds).
+    pub lag_clock: LagClock,
+}
+
+/// One mirror partition's lag behind its source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartitionLag {
+    pub partition: i32,
+    /// Source high watermark last seen minus the mirror's log end offset
+    /// (never negative), as `kafka-mirrors --describe` shows it.
+    pub records: i64,
+    /// See [`crate::lag`].
+    pub seconds: f64,
 }
 
 pub struct MirrorRuntime {
@@ -25,6 +53,8 @@ pub struct MirrorRuntime {
     pub partitions: Mutex<Vec<PartitionStats>>,
     /// Cancels the running fetchers; replaced whenever they are restarted.
     pub fetchers: Mutex<Option<CancellationToken>>,
+    /// Bytes and records the fetchers appended to this mirror topic.
+    pub traffic: FetchTraffic,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -37,6 +67,7 @@ impl MirrorRuntime {
             record: Mutex::new(record),
             partitions: Mutex::new(vec![PartitionStats::default(); partitions]),
             fetchers: Mutex::new(None),
+            traffic: FetchTraffic::default(),
         }
     }
 
@@ -111,6 +142,31 @@ impl MirrorRuntime {
         }
     }
 
+    /// Every partition's lag at `now_ms`, measured as [`Self::describe`]
+    /// measures it.
+    pub fn partition_lags(&self, now_ms: i64, dest_leo: impl Fn(i32) -> i64) -> Vec<PartitionLag> {
+        let record = self.record();
+        // Copied out first: the fetchers' updates never wait for the log
+        // end offset lookups.
+        let seen: Vec<(i64, LagClock)> = lock(&self.partitions)
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (source_high_watermark(&record, i, s), s.lag_clock))
+            .collect();
+        seen.into_iter()
+            .enumerate()
+            .map(|(i, (source_hw, clock))| {
+                let partition = i as i32;
+                let records = (source_hw - dest_leo(partition)).max(0);
+                PartitionLag {
+                    partition,
+                    records,
+                    seconds: clock.lag_seconds(records, now_ms),
+                }
+            })
+            .collect()
+    }
+
     pub fn describe(
         &self,
         link_id: &str,
@@ -127,15 +183,7 @@ impl MirrorRuntime {
             .map(|(i, s)| {
                 let partition = i as i32;
                 let leo = dest_leo(partition);
-                let source_hw = if s.last_fetch_ms == 0 {
-                    record
-                        .last_source_offsets
-                        .get(i)
-                        .copied()
-                        .unwrap_or(s.source_high_watermark)
-                } else {
-                    s.source_high_watermark
-                };
+                let source_hw = source_high_watermark(&record, i, s);
                 let partition_state = match record.state {
                     MirrorState::Active if s.source_unavailable && !link_paused => {
                         "SOURCE_UNAVAILABLE"
@@ -166,5 +214,68 @@ impl MirrorRuntime {
             reason: record.reason.clone(),
             partitions,
         }
+    }
+}
+
+/// The source high watermark partition `i` is measured against: the last
+/// one a fetch saw, or before any fetch the one kept when the mirror stopped.
+fn source_high_watermark(record: &MirrorRecord, i: usize, s: &PartitionStats) -> i64 {
+    if s.last_fetch_ms == 0 {
+        record
+            .last_source_offsets
+            .get(i)
+            .copied()
+            .unwrap_or(s.source_high_watermark)
+    } else {
+        s.source_high_watermark
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lag::FetchedBatches;
+
+    fn mirror(state: MirrorState) -> MirrorRuntime {
+        MirrorRuntime::new(
+            MirrorRecord {
+                topic: "m".into(),
+                link: "dr".into(),
+                source_topic: "s".into(),
+                source_topic_id: None,
+                state,
+                state_time_ms: 0,
+                reason: None,
+                last_source_offsets: vec![],
+                local_overrides: vec![],
+            },
+            2,
+        )
+    }
+
+    #[test]
+    fn partition_lags_match_describe_and_grow_while_paused() {
+        let m = mirror(MirrorState::Paused);
+        let batches = FetchedBatches {
+            records: 10,
+            newest_timestamp: Some(5_000),
+            next_batch_timestamp: Some(6_000),
+        };
+        m.update_partition(1, |s| {
+            s.source_high_watermark = 15;
+            s.dest_log_end_offset = 10;
+            s.last_fetch_ms = 7_000;
+            s.lag_clock.after_fetch(6_900, &batches, true, 10, 15);
+        });
+        let leo = |p: i32| if p == 1 { 10 } else { 0 };
+        let described = m.describe("id", false, 8_000, leo);
+        let lags = m.partition_lags(8_000, leo);
+        for (d, l) in described.partitions.iter().zip(&lags) {
+            assert_eq!(d.lag, l.records);
+        }
+        assert_eq!(lags[1].records, 5);
+        assert_eq!(lags[1].seconds, 2.0);
+        assert_eq!(lags[0].seconds, 0.0);
+        assert_eq!(m.partition_lags(68_000, leo)[1].seconds, 62.0);
     }
 }

@@ -195,6 +195,15 @@ impl Authenticator {
         matches!(self.phase, Phase::Exchanging { raw: true, .. })
     }
 
+    /// The SASL mechanism of the exchange in progress, else of the session;
+    /// `None` before a mechanism was chosen.
+    pub fn mechanism(&self) -> Option<SaslMechanism> {
+        match &self.phase {
+            Phase::Exchanging { mechanism, .. } => Some(*mechanism),
+            _ => self.session.as_ref().map(|s| s.mechanism),
+        }
+    }
+
     /// The exchange that just completed, once: (principal, re-authentication).
     pub fn take_completed(&mut self) -> Option<(String, bool)> {
         self.completed.take()

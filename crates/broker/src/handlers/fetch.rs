@@ -16,6 +16,7 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId
 
 use crate::errors;
 use crate::state::Broker;
+use crate::topic_table::Partition;
 
 const READ_COMMITTED: i8 = 1;
 
@@ -28,28 +29,45 @@ pub async fn handle(broker: &Arc<Broker>, req: FetchRequest, version: i16) -> Fe
     let max_wait = Duration::from_millis(req.max_wait_ms.max(0) as u64);
     let deadline = tokio::time::Instant::now() + max_wait;
     let mut appended = broker.appended.subscribe();
+    let mut served = Vec::new();
     loop {
         appended.borrow_and_update();
-        let (resp, bytes, has_error) = read_once(broker, &req, version);
+        let (resp, bytes, has_error) = read_once(broker, &req, version, &mut served);
         let done = bytes >= req.min_bytes.max(0) as usize
             || has_error
             || tokio::time::Instant::now() >= deadline;
         if done {
-            return resp;
+            return answer(resp, &served);
         }
         if tokio::time::timeout_at(deadline, appended.changed())
             .await
             .is_err()
         {
             // Deadline passed: answer with whatever is there now.
-            return read_once(broker, &req, version).0;
+            let resp = read_once(broker, &req, version, &mut served).0;
+            return answer(resp, &served);
         }
     }
 }
 
+/// The response that is sent: counts its record bytes on their partitions.
+fn answer(resp: FetchResponse, served: &[(Arc<Partition>, usize)]) -> FetchResponse {
+    for (partition, bytes) in served {
+        partition.traffic.fetched(*bytes);
+    }
+    resp
+}
+
 /// One pass over every requested partition. Returns the response, the bytes
-/// of records in it, and whether any partition had an error.
-fn read_once(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, usize, bool) {
+/// of records in it, and whether any partition had an error; `served` is
+/// set to the partitions that gave records, with their bytes.
+fn read_once(
+    broker: &Broker,
+    req: &FetchRequest,
+    version: i16,
+    served: &mut Vec<(Arc<Partition>, usize)>,
+) -> (FetchResponse, usize, bool) {
+    served.clear();
     let mut resp = FetchResponse::default();
     let total_limit = if version >= 3 && req.max_bytes > 0 {
         req.max_bytes as usize
@@ -124,6 +142,9 @@ fn read_once(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchRespons
                         );
                     }
                     total += records.len();
+                    if !records.is_empty() {
+                        served.push((partition.clone(), records.len()));
+                    }
                     pd.records = Some(records);
                 }
                 Err(e) => {

@@ -75,6 +75,7 @@ pub async fn handle(
                         Err((code, message)) => Err((code, Some(message))),
                         Ok(Ok(a)) => {
                             appended = true;
+                            partition.traffic.produced(records.len());
                             p.base_offset = a.base_offset;
                             p.log_append_time_ms = a.log_append_time;
                             p.log_start_offset = partition.log.log_start_offset();
