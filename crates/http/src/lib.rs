@@ -1,7 +1,7 @@
 //! Strait's HTTP front door: Confluent's Kafka REST v3 (cluster, topics,
 //! configs, partitions, cluster links and mirror topics) under `/kafka/v3`
-//! and `/v3`, and its OpenAPI document, on the listeners of
-//! `confluent.http.server.listeners`.
+//! and `/v3`, its OpenAPI document, and the Prometheus metrics at
+//! `/metrics`, on the listeners of `confluent.http.server.listeners`.
 //!
 //! It owns HTTP: routing, HTTP Basic authentication, JSON shapes, status
 //! codes and the mapping of Kafka error codes to REST errors. Every
@@ -48,9 +48,15 @@ pub fn app(broker: Arc<Broker>) -> axum::Router {
         let doc = doc.clone();
         async move { axum::Json(doc.as_ref().clone()) }
     };
+    let metrics_broker = broker.clone();
+    let metrics = move || {
+        let broker = metrics_broker.clone();
+        async move { metrics_text(broker).await }
+    };
     let state = AppState { broker };
     let api = api.with_state(state);
     axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics))
         .route(
             "/kafka/v3/openapi.json",
             axum::routing::get(serve_doc.clone()),
@@ -59,6 +65,23 @@ pub fn app(broker: Arc<Broker>) -> axum::Router {
         .nest("/kafka/v3", api.clone())
         .nest("/v3", api)
         .fallback(error::not_found)
+}
+
+/// `/metrics`: the broker's Prometheus series in the OpenMetrics text
+/// format, encoded off the async threads.
+async fn metrics_text(broker: Arc<Broker>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::task::spawn_blocking(move || broker.metrics_text()).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                strait_broker::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => RestError::internal(format!("metrics encoding failed: {e}")).into_response(),
+    }
 }
 
 /// Binds every HTTP listener and serves the application on each until the
