@@ -34,12 +34,9 @@ pub struct ConfigSynonymData {
     pub source: String,
 }
 
+/// What topic and broker configs share: the config itself.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct TopicConfigData {
-    pub kind: String,
-    pub metadata: ResourceMetadata,
-    pub cluster_id: String,
-    pub topic_name: String,
+pub struct ConfigFields {
     pub name: String,
     pub value: Option<String>,
     pub is_default: bool,
@@ -47,6 +44,16 @@ pub struct TopicConfigData {
     pub is_sensitive: bool,
     pub source: String,
     pub synonyms: Vec<ConfigSynonymData>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TopicConfigData {
+    pub kind: String,
+    pub metadata: ResourceMetadata,
+    pub cluster_id: String,
+    pub topic_name: String,
+    #[serde(flatten)]
+    pub config: ConfigFields,
 }
 list_type!(TopicConfigDataList, TopicConfigData);
 
@@ -56,13 +63,8 @@ pub struct BrokerConfigData {
     pub metadata: ResourceMetadata,
     pub cluster_id: String,
     pub broker_id: i32,
-    pub name: String,
-    pub value: Option<String>,
-    pub is_default: bool,
-    pub is_read_only: bool,
-    pub is_sensitive: bool,
-    pub source: String,
-    pub synonyms: Vec<ConfigSynonymData>,
+    #[serde(flatten)]
+    pub config: ConfigFields,
 }
 list_type!(BrokerConfigDataList, BrokerConfigData);
 
@@ -99,19 +101,7 @@ fn source_name(code: i8) -> &'static str {
     }
 }
 
-/// One config as the list and get endpoints show it, before the resource's
-/// own fields are added.
-struct Entry {
-    name: String,
-    value: Option<String>,
-    is_default: bool,
-    is_read_only: bool,
-    is_sensitive: bool,
-    source: String,
-    synonyms: Vec<ConfigSynonymData>,
-}
-
-async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<Entry>, RestError> {
+async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<ConfigFields>, RestError> {
     let mut resource = DescribeConfigsResource::default();
     resource.resource_type = kind;
     resource.resource_name = StrBytes::from_string(name.to_string());
@@ -131,12 +121,12 @@ async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<Entry>, Res
             result.error_message.as_deref(),
         ));
     }
-    let mut out: Vec<Entry> = result
+    let mut out: Vec<ConfigFields> = result
         .configs
         .into_iter()
         .map(|c| {
             let sensitive = c.is_sensitive;
-            Entry {
+            ConfigFields {
                 name: c.name.to_string(),
                 value: if sensitive {
                     None
@@ -220,7 +210,7 @@ async fn check_topic(rc: &RestCall, topic: &str) -> Result<(), RestError> {
     super::topics::topic_metadata(rc, topic).await.map(|_| ())
 }
 
-fn topic_config(rc: &RestCall, topic: &str, e: Entry) -> TopicConfigData {
+fn topic_config(rc: &RestCall, topic: &str, e: ConfigFields) -> TopicConfigData {
     let id = rc.broker.cluster_id();
     TopicConfigData {
         kind: "KafkaTopicConfig".into(),
@@ -230,17 +220,11 @@ fn topic_config(rc: &RestCall, topic: &str, e: Entry) -> TopicConfigData {
         },
         cluster_id: id,
         topic_name: topic.to_string(),
-        name: e.name,
-        value: e.value,
-        is_default: e.is_default,
-        is_read_only: e.is_read_only,
-        is_sensitive: e.is_sensitive,
-        source: e.source,
-        synonyms: e.synonyms,
+        config: e,
     }
 }
 
-fn broker_config(rc: &RestCall, broker: i32, e: Entry) -> BrokerConfigData {
+fn broker_config(rc: &RestCall, broker: i32, e: ConfigFields) -> BrokerConfigData {
     let id = rc.broker.cluster_id();
     BrokerConfigData {
         kind: "KafkaBrokerConfig".into(),
@@ -253,13 +237,7 @@ fn broker_config(rc: &RestCall, broker: i32, e: Entry) -> BrokerConfigData {
         },
         cluster_id: id,
         broker_id: broker,
-        name: e.name,
-        value: e.value,
-        is_default: e.is_default,
-        is_read_only: e.is_read_only,
-        is_sensitive: e.is_sensitive,
-        source: e.source,
-        synonyms: e.synonyms,
+        config: e,
     }
 }
 

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Body, Params, PathOf, flag};
+use super::{Body, Params, PathOf, ValidateOnlyQuery, config_map, flag, unexpected};
 use crate::caller::RestCall;
 use crate::envelope::{
     AlterConfigBatch, AlterOperation, ConfigUpdate, ConfigValue, ListMetadata, ResourceMetadata,
@@ -111,11 +111,6 @@ pub struct DeleteLinkQuery {
     pub validate_only: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ValidateOnlyQuery {
-    pub validate_only: Option<bool>,
-}
-
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_links, create_link))
@@ -132,10 +127,6 @@ pub fn admin_result(e: &AdminError) -> Result<(), RestError> {
     } else {
         Ok(())
     }
-}
-
-fn unexpected(answer: &AdminAnswer) -> RestError {
-    RestError::internal(format!("unexpected admin answer {answer:?}"))
 }
 
 /// A link id as (dashed UUID, Kafka's URL-safe unpadded base64), from
@@ -267,16 +258,7 @@ async fn create_link(
             "Source-initiated links (destination_cluster_id) are not served yet.",
         ));
     }
-    let mut configs = BTreeMap::new();
-    for c in body.configs {
-        let Some(value) = c.value else {
-            return Err(RestError::bad_request(format!(
-                "Config '{}' has no value.",
-                c.name
-            )));
-        };
-        configs.insert(c.name, value);
-    }
+    let configs = config_map(body.configs)?;
     let request = CreateClusterLinkRequest {
         link_name,
         cluster_id: body.source_cluster_id.or(body.remote_cluster_id),

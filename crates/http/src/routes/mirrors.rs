@@ -19,7 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::links::admin_result;
-use super::{Body, Params, PathOf, flag};
+use super::{Body, Params, PathOf, ValidateOnlyQuery, config_map, flag, unexpected};
 use crate::caller::RestCall;
 use crate::envelope::{ConfigValue, ListMetadata, ResourceMetadata, crn, list_type};
 use crate::error::ErrorBody;
@@ -110,11 +110,6 @@ pub struct MirrorStatusQuery {
     pub mirror_status: Option<MirrorTopicStatus>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ValidateOnlyQuery {
-    pub validate_only: Option<bool>,
-}
-
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_mirrors, create_mirror))
@@ -123,10 +118,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(failover))
         .routes(routes!(pause))
         .routes(routes!(resume))
-}
-
-fn unexpected(answer: &AdminAnswer) -> RestError {
-    RestError::internal(format!("unexpected admin answer {answer:?}"))
 }
 
 /// Mirrors of `link` (every link when `None`), stopped ones included.
@@ -235,16 +226,7 @@ async fn create_mirror(
     Body(body): Body<CreateMirrorTopicRequestData>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    let mut configs = BTreeMap::new();
-    for c in body.configs {
-        let Some(value) = c.value else {
-            return Err(RestError::bad_request(format!(
-                "Config '{}' has no value.",
-                c.name
-            )));
-        };
-        configs.insert(c.name, value);
-    }
+    let configs = config_map(body.configs)?;
     let request = CreateMirrorTopicRequest {
         mirror_topic: body
             .mirror_topic_name

@@ -68,6 +68,35 @@ macro_rules! expect_response {
 }
 pub(crate) use expect_response;
 
+/// `?validate_only=`: check the request, change nothing.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ValidateOnlyQuery {
+    pub validate_only: Option<bool>,
+}
+
+/// A 500 for an admin answer of the wrong kind.
+pub fn unexpected(answer: &strait_broker::front_door::AdminAnswer) -> RestError {
+    RestError::internal(format!("unexpected admin answer {answer:?}"))
+}
+
+/// `[{name, value}]` of a create body as a map; a config without a value
+/// is a 400.
+pub fn config_map(
+    configs: Vec<crate::envelope::ConfigValue>,
+) -> Result<std::collections::BTreeMap<String, String>, RestError> {
+    let mut out = std::collections::BTreeMap::new();
+    for c in configs {
+        let Some(value) = c.value else {
+            return Err(RestError::bad_request(format!(
+                "Config '{}' has no value.",
+                c.name
+            )));
+        };
+        out.insert(c.name, value);
+    }
+    Ok(out)
+}
+
 /// `true`/`false` query flags default to false.
 pub fn flag(v: Option<bool>) -> bool {
     v.unwrap_or(false)
