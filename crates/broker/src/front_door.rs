@@ -8,10 +8,13 @@
 //! name and password against the broker's PLAIN and SCRAM users. It must
 //! never implement an operation itself.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use sha2::{Digest, Sha256};
+use strait_metadata::ScramCredential;
 use strait_protocol::DecodedRequest;
 use strait_protocol::admin::AdminRequest;
 use subtle::ConstantTimeEq;
@@ -27,12 +30,11 @@ use crate::{SecurityProtocol, config::SaslMechanism};
 pub struct Caller {
     pub principal: String,
     pub peer: SocketAddr,
-    /// The name the front door goes by in logs and in listener-scoped
-    /// answers (Metadata's endpoints are those of the first Kafka listener).
-    pub front_door: &'static str,
 }
 
 impl Caller {
+    /// Listener-scoped answers (Metadata's endpoints) are those of the
+    /// first Kafka listener.
     fn context(&self, broker: &Broker) -> ConnectionContext {
         ConnectionContext {
             peer: self.peer,
@@ -40,7 +42,7 @@ impl Caller {
                 .advertised
                 .first()
                 .map(|l| l.name.clone())
-                .unwrap_or_else(|| self.front_door.to_string()),
+                .unwrap_or_default(),
             security_protocol: SecurityProtocol::Plaintext,
             principal: self.principal.clone(),
         }
@@ -99,30 +101,77 @@ pub async fn admin(broker: &Arc<Broker>, caller: &Caller, request: AdminRequest)
     crate::handlers::links::answer(broker, &session, request).await
 }
 
-/// Whether `user` may sign in with `password`: a PLAIN user of any SASL
-/// listener, or a user with a SCRAM credential of either mechanism.
-pub fn check_password(broker: &Broker, user: &str, password: &str) -> bool {
-    if user.is_empty() || password.is_empty() {
-        return false;
-    }
-    let plain = broker
-        .config
-        .security
-        .listeners
-        .iter()
-        .filter_map(|l| l.sasl.as_ref())
-        .filter(|s| s.mechanisms.contains(&SaslMechanism::Plain))
-        .filter_map(|s| s.plain_users.get(user))
-        .any(|expected| bool::from(expected.expose().as_bytes().ct_eq(password.as_bytes())));
-    if plain {
-        return true;
-    }
-    let credentials = broker.store.scram_credentials(user);
-    [SaslMechanism::ScramSha256, SaslMechanism::ScramSha512]
-        .into_iter()
-        .any(|mechanism| {
-            credentials
-                .get(mechanism.name())
-                .is_some_and(|c| crate::auth::scram::password_matches(mechanism, c, password))
+/// Checks user names and passwords against the broker's PLAIN users (of
+/// any SASL listener with PLAIN) and SCRAM credentials (either mechanism).
+///
+/// A SCRAM check runs PBKDF2 over the credential's iterations, so it runs
+/// on a blocking thread, and a password that passed is remembered (as a
+/// digest, with the credential it was checked against) until the
+/// credential changes.
+#[derive(Default)]
+pub struct PasswordCheck {
+    verified: std::sync::Mutex<HashMap<String, Verified>>,
+}
+
+/// A password that passed a SCRAM check: its digest and the stored key of
+/// the credential it matched.
+struct Verified {
+    digest: [u8; 32],
+    stored_key: Vec<u8>,
+}
+
+impl PasswordCheck {
+    /// Whether `user` may sign in with `password`.
+    pub async fn check(&self, broker: &Arc<Broker>, user: &str, password: &str) -> bool {
+        if user.is_empty() || password.is_empty() {
+            return false;
+        }
+        let plain = broker
+            .config
+            .security
+            .listeners
+            .iter()
+            .filter_map(|l| l.sasl.as_ref())
+            .filter(|s| s.mechanisms.contains(&SaslMechanism::Plain))
+            .any(|s| crate::auth::plain::password_matches(&s.plain_users, user, password));
+        if plain {
+            return true;
+        }
+        let credentials = broker.store.scram_credentials(user);
+        let current: Vec<(SaslMechanism, ScramCredential)> =
+            [SaslMechanism::ScramSha256, SaslMechanism::ScramSha512]
+                .into_iter()
+                .filter_map(|m| credentials.get(m.name()).map(|c| (m, c.clone())))
+                .collect();
+        if current.is_empty() {
+            return false;
+        }
+        let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
+        if let Ok(verified) = self.verified.lock()
+            && let Some(v) = verified.get(user)
+            && bool::from(v.digest.as_slice().ct_eq(digest.as_slice()))
+            && current.iter().any(|(_, c)| c.stored_key == v.stored_key)
+        {
+            return true;
+        }
+        let password = password.to_string();
+        let matched = tokio::task::spawn_blocking(move || {
+            current
+                .into_iter()
+                .find(|(m, c)| crate::auth::scram::password_matches(*m, c, &password))
+                .map(|(_, c)| c.stored_key)
         })
+        .await
+        .ok()
+        .flatten();
+        match matched {
+            Some(stored_key) => {
+                if let Ok(mut verified) = self.verified.lock() {
+                    verified.insert(user.to_string(), Verified { digest, stored_key });
+                }
+                true
+            }
+            None => false,
+        }
+    }
 }

@@ -17,12 +17,15 @@ use strait_protocol::admin::AdminRequest;
 
 use crate::{AppState, RestError};
 
-/// One REST call: the broker, the authenticated caller, and the base URL of
-/// this API as the caller reached it (`http://host:port/kafka/v3`).
+/// One REST call: the broker, the authenticated caller, the base URL of
+/// this API as the caller reached it (`http://host:port/kafka/v3`), and
+/// this cluster's id and URL, read once per call.
 pub struct RestCall {
     pub broker: Arc<Broker>,
     pub caller: Caller,
     pub base: String,
+    pub cluster_id: String,
+    pub cluster_url: String,
 }
 
 impl RestCall {
@@ -34,19 +37,20 @@ impl RestCall {
         Ok(front_door::kafka(&self.broker, &self.caller, request, version).await?)
     }
 
-    /// Runs a Strait admin request (links and mirrors).
-    pub async fn admin(&self, request: AdminRequest) -> AdminAnswer {
-        front_door::admin(&self.broker, &self.caller, request).await
-    }
-
-    /// `{base}/clusters/{id}`.
-    pub fn cluster_url(&self) -> String {
-        format!("{}/clusters/{}", self.base, self.broker.cluster_id())
+    /// Runs a Strait admin request (links and mirrors); its error, if it
+    /// has one, as a REST error.
+    pub async fn admin(&self, request: AdminRequest) -> Result<AdminAnswer, RestError> {
+        let answer = front_door::admin(&self.broker, &self.caller, request).await;
+        let e = answer.error();
+        if e.is_error() {
+            return Err(RestError::kafka(e.error_code, e.error_message.as_deref()));
+        }
+        Ok(answer)
     }
 
     /// 404 unless `cluster_id` is this cluster's.
     pub fn check_cluster(&self, cluster_id: &str) -> Result<(), RestError> {
-        if cluster_id == self.broker.cluster_id() {
+        if cluster_id == self.cluster_id {
             Ok(())
         } else {
             Err(RestError::not_found(format!(
@@ -68,7 +72,7 @@ impl FromRequestParts<AppState> for RestCall {
         let principal = match parts.headers.get(AUTHORIZATION) {
             None => "User:ANONYMOUS".to_string(),
             Some(value) => {
-                let user = basic_user(value.as_bytes(), &state.broker)?;
+                let user = basic_user(value.as_bytes(), state).await?;
                 format!("User:{user}")
             }
         };
@@ -83,20 +87,20 @@ impl FromRequestParts<AppState> for RestCall {
             .get::<NestedPath>()
             .map(|p| p.as_str().trim_end_matches('/').to_string())
             .unwrap_or_default();
+        let base = format!("http://{host}{prefix}");
+        let cluster_id = state.broker.cluster_id();
         Ok(RestCall {
             broker: state.broker.clone(),
-            caller: Caller {
-                principal,
-                peer,
-                front_door: "HTTP",
-            },
-            base: format!("http://{host}{prefix}"),
+            caller: Caller { principal, peer },
+            cluster_url: format!("{base}/clusters/{cluster_id}"),
+            cluster_id,
+            base,
         })
     }
 }
 
 /// The user of an `Authorization: Basic ...` header, if its password is right.
-fn basic_user(header: &[u8], broker: &Broker) -> Result<String, RestError> {
+async fn basic_user(header: &[u8], state: &AppState) -> Result<String, RestError> {
     let refused = || RestError::unauthorized("Unauthorized");
     let text = std::str::from_utf8(header).map_err(|_| refused())?;
     let (scheme, encoded) = text.trim().split_once(' ').ok_or_else(refused)?;
@@ -108,7 +112,7 @@ fn basic_user(header: &[u8], broker: &Broker) -> Result<String, RestError> {
         .map_err(|_| refused())?;
     let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
     let (user, password) = decoded.split_once(':').ok_or_else(refused)?;
-    if front_door::check_password(broker, user, password) {
+    if state.passwords.check(&state.broker, user, password).await {
         Ok(user.to_string())
     } else {
         Err(refused())

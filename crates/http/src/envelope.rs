@@ -94,6 +94,21 @@ pub struct AlterConfigBatch {
     pub validate_only: Option<bool>,
 }
 
+/// One change of a `configs:alter`: the config, SET or DELETE, the value.
+pub type ConfigChange = (String, AlterOperation, Option<String>);
+
+impl AlterConfigBatch {
+    /// The changes (SET when no operation is named) and `validate_only`.
+    pub fn into_changes(self) -> (Vec<ConfigChange>, bool) {
+        let changes = self
+            .data
+            .into_iter()
+            .map(|i| (i.name, i.operation.unwrap_or(AlterOperation::Set), i.value))
+            .collect();
+        (changes, self.validate_only.unwrap_or(false))
+    }
+}
+
 /// Defines a list resource type: `kind`, list metadata, and `data[]`.
 macro_rules! list_type {
     ($name:ident, $item:ty) => {

@@ -28,6 +28,8 @@ pub use error::RestError;
 #[derive(Clone)]
 pub struct AppState {
     pub broker: Arc<Broker>,
+    /// HTTP Basic passwords, with the SCRAM ones already verified.
+    pub passwords: Arc<strait_broker::front_door::PasswordCheck>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,17 +45,26 @@ pub enum HttpError {
 /// document, and JSON 404s for everything else.
 pub fn app(broker: Arc<Broker>) -> axum::Router {
     let (api, doc) = routes::api().split_for_parts();
-    let doc = Arc::new(doc);
+    // The document never changes: encoded once, served as bytes.
+    let doc = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
     let serve_doc = move || {
         let doc = doc.clone();
-        async move { axum::Json(doc.as_ref().clone()) }
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                doc,
+            )
+        }
     };
     let metrics_broker = broker.clone();
     let metrics = move || {
         let broker = metrics_broker.clone();
         async move { metrics_text(broker).await }
     };
-    let state = AppState { broker };
+    let state = AppState {
+        broker,
+        passwords: Arc::default(),
+    };
     let api = api.with_state(state);
     axum::Router::new()
         .route("/metrics", axum::routing::get(metrics))

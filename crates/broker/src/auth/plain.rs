@@ -34,15 +34,7 @@ pub fn authenticate(token: &[u8], users: &BTreeMap<String, Secret>) -> Result<St
             "Authentication failed: password not specified",
         ));
     }
-    let ok = match users.get(username) {
-        Some(expected) => bool::from(expected.expose().as_bytes().ct_eq(password.as_bytes())),
-        None => {
-            // Spend the same comparison on unknown users.
-            let _ = password.as_bytes().ct_eq(password.as_bytes());
-            false
-        }
-    };
-    if !ok {
+    if !password_matches(users, username, password) {
         return Err(AuthFailure::denied(
             "Authentication failed: Invalid username or password",
         ));
@@ -53,6 +45,18 @@ pub fn authenticate(token: &[u8], users: &BTreeMap<String, Secret>) -> Result<St
         ));
     }
     Ok(username.to_string())
+}
+
+/// Whether `password` is `user`'s, compared in constant time; an unknown
+/// user costs the same comparison.
+pub fn password_matches(users: &BTreeMap<String, Secret>, user: &str, password: &str) -> bool {
+    match users.get(user) {
+        Some(expected) => bool::from(expected.expose().as_bytes().ct_eq(password.as_bytes())),
+        None => {
+            let _ = password.as_bytes().ct_eq(password.as_bytes());
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,20 @@ pub enum AdminAnswer {
     Altered(AlterMirrorsResponse),
 }
 
+impl AdminAnswer {
+    /// The answer's error (code 0 when there is none).
+    pub fn error(&self) -> &AdminError {
+        match self {
+            AdminAnswer::Error(e) => e,
+            AdminAnswer::Links(r) => &r.error,
+            AdminAnswer::LinkConfigs(r) => &r.error,
+            AdminAnswer::MirrorNames(r) => &r.error,
+            AdminAnswer::Mirrors(r) => &r.error,
+            AdminAnswer::Altered(r) => &r.error,
+        }
+    }
+}
+
 /// Runs one admin request for `session`: authorized, then handed to the
 /// link engine.
 pub async fn answer(

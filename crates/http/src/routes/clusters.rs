@@ -66,8 +66,8 @@ async fn describe(rc: &RestCall) -> Result<(Option<i32>, Vec<DescribeClusterBrok
 }
 
 fn cluster_data(rc: &RestCall, controller: Option<i32>) -> ClusterData {
-    let id = rc.broker.cluster_id();
-    let url = rc.cluster_url();
+    let id = rc.cluster_id.clone();
+    let url = &rc.cluster_url;
     ClusterData {
         kind: "KafkaCluster".into(),
         metadata: ResourceMetadata {
@@ -86,8 +86,8 @@ fn cluster_data(rc: &RestCall, controller: Option<i32>) -> ClusterData {
 }
 
 pub fn broker_data(rc: &RestCall, b: &DescribeClusterBroker) -> BrokerData {
-    let id = rc.broker.cluster_id();
-    let url = format!("{}/brokers/{}", rc.cluster_url(), b.broker_id.0);
+    let id = rc.cluster_id.clone();
+    let url = format!("{}/brokers/{}", rc.cluster_url, b.broker_id.0);
     BrokerData {
         kind: "KafkaBroker".into(),
         metadata: ResourceMetadata {
@@ -139,7 +139,7 @@ async fn list_brokers(
     let (_, brokers) = describe(&rc).await?;
     Ok(Json(BrokerDataList {
         kind: "KafkaBrokerList".into(),
-        metadata: ListMetadata::of(format!("{}/brokers", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/brokers", rc.cluster_url)),
         data: brokers.iter().map(|b| broker_data(&rc, b)).collect(),
     }))
 }

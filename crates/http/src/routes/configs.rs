@@ -12,14 +12,16 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 use kafka_protocol::protocol::StrBytes;
 use serde::Serialize;
+use strait_client::admin::configs::ConfigSource;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Body, PathOf, expect_response, flag};
+use super::{Body, PathOf, expect_response};
 use crate::caller::RestCall;
 use crate::envelope::{
-    AlterConfigBatch, AlterOperation, ConfigUpdate, ListMetadata, ResourceMetadata, crn, list_type,
+    AlterConfigBatch, AlterOperation, ConfigChange, ConfigUpdate, ListMetadata, ResourceMetadata,
+    crn, list_type,
 };
 use crate::error::ErrorBody;
 use crate::{AppState, RestError};
@@ -86,26 +88,46 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(alter_broker_configs))
 }
 
-/// Kafka's `ConfigSource` names.
-fn source_name(code: i8) -> &'static str {
-    match code {
-        1 => "DYNAMIC_TOPIC_CONFIG",
-        2 => "DYNAMIC_BROKER_CONFIG",
-        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
-        4 => "STATIC_BROKER_CONFIG",
-        5 => "DEFAULT_CONFIG",
-        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
-        7 => "CLIENT_METRICS_CONFIG",
-        8 => "GROUP_CONFIG",
-        _ => "UNKNOWN",
+/// Whose configs a route serves.
+enum Owner {
+    Topic(String),
+    Broker(i32),
+}
+
+impl Owner {
+    /// The config resource type and name on the wire.
+    fn resource(&self) -> (i8, String) {
+        match self {
+            Owner::Topic(t) => (TOPIC, t.clone()),
+            Owner::Broker(b) => (BROKER, b.to_string()),
+        }
+    }
+
+    /// 404 for a topic or broker that does not exist, before its configs
+    /// are touched.
+    async fn check(&self, rc: &RestCall) -> Result<(), RestError> {
+        match self {
+            Owner::Topic(t) => super::topics::topic_metadata(rc, t, false)
+                .await
+                .map(|_| ()),
+            Owner::Broker(b) if *b == rc.broker.node_id() => Ok(()),
+            Owner::Broker(b) => Err(RestError::not_found(format!("Broker {b} cannot be found."))),
+        }
     }
 }
 
-async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<ConfigFields>, RestError> {
+/// The configs of `owner`: every one, or only `key`.
+async fn describe(
+    rc: &RestCall,
+    owner: &Owner,
+    key: Option<&str>,
+) -> Result<Vec<ConfigFields>, RestError> {
+    owner.check(rc).await?;
+    let (kind, name) = owner.resource();
     let mut resource = DescribeConfigsResource::default();
     resource.resource_type = kind;
-    resource.resource_name = StrBytes::from_string(name.to_string());
-    resource.configuration_keys = None;
+    resource.resource_name = StrBytes::from_string(name);
+    resource.configuration_keys = key.map(|k| vec![StrBytes::from_string(k.to_string())]);
     let mut req = DescribeConfigsRequest::default();
     req.resources = vec![resource];
     req.include_synonyms = true;
@@ -133,10 +155,10 @@ async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<ConfigField
                 } else {
                     c.value.map(|v| v.to_string())
                 },
-                is_default: c.config_source == 5,
+                is_default: ConfigSource::from_code(c.config_source) == ConfigSource::DefaultConfig,
                 is_read_only: c.read_only,
                 is_sensitive: sensitive,
-                source: source_name(c.config_source).to_string(),
+                source: ConfigSource::from_code(c.config_source).name().to_string(),
                 synonyms: c
                     .synonyms
                     .into_iter()
@@ -147,7 +169,7 @@ async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<ConfigField
                         } else {
                             s.value.map(|v| v.to_string())
                         },
-                        source: source_name(s.source).to_string(),
+                        source: ConfigSource::from_code(s.source).name().to_string(),
                     })
                     .collect(),
             }
@@ -157,16 +179,36 @@ async fn describe(rc: &RestCall, kind: i8, name: &str) -> Result<Vec<ConfigField
     Ok(out)
 }
 
+/// Config `name` of `owner`, or a 404.
+async fn describe_one(rc: &RestCall, owner: &Owner, name: &str) -> Result<ConfigFields, RestError> {
+    describe(rc, owner, Some(name))
+        .await?
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| {
+            let what = match owner {
+                Owner::Topic(t) => format!("topic {t}"),
+                Owner::Broker(b) => format!("broker {b}"),
+            };
+            RestError::new(
+                StatusCode::NOT_FOUND,
+                40403,
+                format!("Config {name} cannot be found for {what}."),
+            )
+        })
+}
+
 async fn alter(
     rc: &RestCall,
-    kind: i8,
-    name: &str,
-    changes: Vec<(String, AlterOperation, Option<String>)>,
+    owner: &Owner,
+    changes: Vec<ConfigChange>,
     validate_only: bool,
 ) -> Result<StatusCode, RestError> {
+    owner.check(rc).await?;
+    let (kind, name) = owner.resource();
     let mut resource = AlterConfigsResource::default();
     resource.resource_type = kind;
-    resource.resource_name = StrBytes::from_string(name.to_string());
+    resource.resource_name = StrBytes::from_string(name);
     for (config, op, value) in changes {
         if op == AlterOperation::Set && value.is_none() {
             return Err(RestError::bad_request(format!(
@@ -195,27 +237,12 @@ async fn alter(
     }
 }
 
-fn batch(body: AlterConfigBatch) -> (Vec<(String, AlterOperation, Option<String>)>, bool) {
-    let validate_only = flag(body.validate_only);
-    let changes = body
-        .data
-        .into_iter()
-        .map(|i| (i.name, i.operation.unwrap_or(AlterOperation::Set), i.value))
-        .collect();
-    (changes, validate_only)
-}
-
-/// 404 for a topic that does not exist, before its configs are touched.
-async fn check_topic(rc: &RestCall, topic: &str) -> Result<(), RestError> {
-    super::topics::topic_metadata(rc, topic).await.map(|_| ())
-}
-
 fn topic_config(rc: &RestCall, topic: &str, e: ConfigFields) -> TopicConfigData {
-    let id = rc.broker.cluster_id();
+    let id = rc.cluster_id.clone();
     TopicConfigData {
         kind: "KafkaTopicConfig".into(),
         metadata: ResourceMetadata {
-            self_url: format!("{}/topics/{topic}/configs/{}", rc.cluster_url(), e.name),
+            self_url: format!("{}/topics/{topic}/configs/{}", rc.cluster_url, e.name),
             resource_name: Some(crn(&id, &[("topic", topic), ("config", &e.name)])),
         },
         cluster_id: id,
@@ -225,11 +252,11 @@ fn topic_config(rc: &RestCall, topic: &str, e: ConfigFields) -> TopicConfigData 
 }
 
 fn broker_config(rc: &RestCall, broker: i32, e: ConfigFields) -> BrokerConfigData {
-    let id = rc.broker.cluster_id();
+    let id = rc.cluster_id.clone();
     BrokerConfigData {
         kind: "KafkaBrokerConfig".into(),
         metadata: ResourceMetadata {
-            self_url: format!("{}/brokers/{broker}/configs/{}", rc.cluster_url(), e.name),
+            self_url: format!("{}/brokers/{broker}/configs/{}", rc.cluster_url, e.name),
             resource_name: Some(crn(
                 &id,
                 &[("broker", &broker.to_string()), ("config", &e.name)],
@@ -238,25 +265,6 @@ fn broker_config(rc: &RestCall, broker: i32, e: ConfigFields) -> BrokerConfigDat
         cluster_id: id,
         broker_id: broker,
         config: e,
-    }
-}
-
-fn missing_config(name: &str, what: &str) -> RestError {
-    RestError::new(
-        StatusCode::NOT_FOUND,
-        40403,
-        format!("Config {name} cannot be found for {what}."),
-    )
-}
-
-/// 404 unless `broker` is this broker.
-fn check_broker(rc: &RestCall, broker: i32) -> Result<(), RestError> {
-    if broker == rc.broker.node_id() {
-        Ok(())
-    } else {
-        Err(RestError::not_found(format!(
-            "Broker {broker} cannot be found."
-        )))
     }
 }
 
@@ -270,11 +278,10 @@ async fn list_topic_configs(
     PathOf((cluster_id, topic)): PathOf<(String, String)>,
 ) -> Result<Json<TopicConfigDataList>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_topic(&rc, &topic).await?;
-    let entries = describe(&rc, TOPIC, &topic).await?;
+    let entries = describe(&rc, &Owner::Topic(topic.clone()), None).await?;
     Ok(Json(TopicConfigDataList {
         kind: "KafkaTopicConfigList".into(),
-        metadata: ListMetadata::of(format!("{}/topics/{topic}/configs", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/topics/{topic}/configs", rc.cluster_url)),
         data: entries
             .into_iter()
             .map(|e| topic_config(&rc, &topic, e))
@@ -291,13 +298,8 @@ async fn get_topic_config(
     PathOf((cluster_id, topic, name)): PathOf<(String, String, String)>,
 ) -> Result<Json<TopicConfigData>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_topic(&rc, &topic).await?;
-    describe(&rc, TOPIC, &topic)
-        .await?
-        .into_iter()
-        .find(|e| e.name == name)
-        .map(|e| Json(topic_config(&rc, &topic, e)))
-        .ok_or_else(|| missing_config(&name, &format!("topic {topic}")))
+    let e = describe_one(&rc, &Owner::Topic(topic.clone()), &name).await?;
+    Ok(Json(topic_config(&rc, &topic, e)))
 }
 
 #[utoipa::path(put, path = "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
@@ -311,15 +313,8 @@ async fn set_topic_config(
     Body(body): Body<ConfigUpdate>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_topic(&rc, &topic).await?;
-    alter(
-        &rc,
-        TOPIC,
-        &topic,
-        vec![(name, AlterOperation::Set, body.value)],
-        false,
-    )
-    .await
+    let changes = vec![(name, AlterOperation::Set, body.value)];
+    alter(&rc, &Owner::Topic(topic), changes, false).await
 }
 
 #[utoipa::path(delete, path = "/clusters/{cluster_id}/topics/{topic_name}/configs/{name}",
@@ -331,15 +326,8 @@ async fn reset_topic_config(
     PathOf((cluster_id, topic, name)): PathOf<(String, String, String)>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_topic(&rc, &topic).await?;
-    alter(
-        &rc,
-        TOPIC,
-        &topic,
-        vec![(name, AlterOperation::Delete, None)],
-        false,
-    )
-    .await
+    let changes = vec![(name, AlterOperation::Delete, None)];
+    alter(&rc, &Owner::Topic(topic), changes, false).await
 }
 
 #[utoipa::path(post, path = "/clusters/{cluster_id}/topics/{topic_name}/configs:alter",
@@ -353,9 +341,8 @@ async fn alter_topic_configs(
     Body(body): Body<AlterConfigBatch>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_topic(&rc, &topic).await?;
-    let (changes, validate_only) = batch(body);
-    alter(&rc, TOPIC, &topic, changes, validate_only).await
+    let (changes, validate_only) = body.into_changes();
+    alter(&rc, &Owner::Topic(topic), changes, validate_only).await
 }
 
 // ----- brokers ------------------------------------------------------------------
@@ -368,11 +355,10 @@ async fn list_broker_configs(
     PathOf((cluster_id, broker)): PathOf<(String, i32)>,
 ) -> Result<Json<BrokerConfigDataList>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_broker(&rc, broker)?;
-    let entries = describe(&rc, BROKER, &broker.to_string()).await?;
+    let entries = describe(&rc, &Owner::Broker(broker), None).await?;
     Ok(Json(BrokerConfigDataList {
         kind: "KafkaBrokerConfigList".into(),
-        metadata: ListMetadata::of(format!("{}/brokers/{broker}/configs", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/brokers/{broker}/configs", rc.cluster_url)),
         data: entries
             .into_iter()
             .map(|e| broker_config(&rc, broker, e))
@@ -389,13 +375,8 @@ async fn get_broker_config(
     PathOf((cluster_id, broker, name)): PathOf<(String, i32, String)>,
 ) -> Result<Json<BrokerConfigData>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_broker(&rc, broker)?;
-    describe(&rc, BROKER, &broker.to_string())
-        .await?
-        .into_iter()
-        .find(|e| e.name == name)
-        .map(|e| Json(broker_config(&rc, broker, e)))
-        .ok_or_else(|| missing_config(&name, &format!("broker {broker}")))
+    let e = describe_one(&rc, &Owner::Broker(broker), &name).await?;
+    Ok(Json(broker_config(&rc, broker, e)))
 }
 
 #[utoipa::path(put, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
@@ -409,9 +390,8 @@ async fn set_broker_config(
     Body(body): Body<ConfigUpdate>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_broker(&rc, broker)?;
     let changes = vec![(name, AlterOperation::Set, body.value)];
-    alter(&rc, BROKER, &broker.to_string(), changes, false).await
+    alter(&rc, &Owner::Broker(broker), changes, false).await
 }
 
 #[utoipa::path(delete, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
@@ -423,9 +403,8 @@ async fn reset_broker_config(
     PathOf((cluster_id, broker, name)): PathOf<(String, i32, String)>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_broker(&rc, broker)?;
     let changes = vec![(name, AlterOperation::Delete, None)];
-    alter(&rc, BROKER, &broker.to_string(), changes, false).await
+    alter(&rc, &Owner::Broker(broker), changes, false).await
 }
 
 #[utoipa::path(post, path = "/clusters/{cluster_id}/brokers/{broker_id}/configs:alter",
@@ -439,7 +418,6 @@ async fn alter_broker_configs(
     Body(body): Body<AlterConfigBatch>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    check_broker(&rc, broker)?;
-    let (changes, validate_only) = batch(body);
-    alter(&rc, BROKER, &broker.to_string(), changes, validate_only).await
+    let (changes, validate_only) = body.into_changes();
+    alter(&rc, &Owner::Broker(broker), changes, validate_only).await
 }

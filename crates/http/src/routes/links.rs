@@ -9,21 +9,20 @@ use axum::Json;
 use axum::http::StatusCode;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
-use strait_broker::front_door::AdminAnswer;
 use strait_protocol::admin::{
-    AdminError, AdminRequest, AlterClusterLinkConfigsRequest, ClusterLinkListing,
-    CreateClusterLinkRequest, DeleteClusterLinkRequest, DescribeClusterLinkConfigsRequest,
-    LinkConfigEntry, ListClusterLinksRequest,
+    AdminRequest, AlterClusterLinkConfigsRequest, ClusterLinkListing, CreateClusterLinkRequest,
+    DeleteClusterLinkRequest, DescribeClusterLinkConfigsRequest, LinkConfigEntry,
+    ListClusterLinksRequest,
 };
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Body, Params, PathOf, ValidateOnlyQuery, config_map, flag, unexpected};
+use super::{Body, Params, PathOf, ValidateOnlyQuery, config_map, expect_admin, flag};
 use crate::caller::RestCall;
 use crate::envelope::{
-    AlterConfigBatch, AlterOperation, ConfigUpdate, ConfigValue, ListMetadata, ResourceMetadata,
-    crn, list_type,
+    AlterConfigBatch, AlterOperation, ConfigChange, ConfigUpdate, ConfigValue, ListMetadata,
+    ResourceMetadata, crn, list_type,
 };
 use crate::error::ErrorBody;
 use crate::{AppState, RestError};
@@ -120,29 +119,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(alter_link_configs))
 }
 
-/// A REST error for an admin error, or nothing when there is none.
-pub fn admin_result(e: &AdminError) -> Result<(), RestError> {
-    if e.is_error() {
-        Err(RestError::kafka(e.error_code, e.error_message.as_deref()))
-    } else {
-        Ok(())
-    }
-}
-
-/// A link id as (dashed UUID, Kafka's URL-safe unpadded base64), from
-/// either form.
-fn link_ids(link_id: &str) -> (String, String) {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    if let Ok(u) = uuid::Uuid::parse_str(link_id) {
-        return (u.to_string(), b64.encode(u.as_bytes()));
-    }
-    match b64
-        .decode(link_id)
-        .ok()
-        .and_then(|bytes| uuid::Uuid::from_slice(&bytes).ok())
-    {
-        Some(u) => (u.to_string(), link_id.to_string()),
-        None => (link_id.to_string(), link_id.to_string()),
+/// Kafka's URL-safe unpadded base64 of the engine's dashed link id.
+fn kafka_link_id(link_id: &str) -> String {
+    match uuid::Uuid::parse_str(link_id) {
+        Ok(u) => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(u.as_bytes()),
+        Err(_) => link_id.to_string(),
     }
 }
 
@@ -150,28 +131,16 @@ pub async fn listings(
     rc: &RestCall,
     link_name: Option<&str>,
 ) -> Result<Vec<ClusterLinkListing>, RestError> {
-    let answer = rc
-        .admin(AdminRequest::ListClusterLinks(ListClusterLinksRequest {
-            link_name: link_name.map(str::to_string),
-            include_topics: true,
-        }))
-        .await;
-    match answer {
-        AdminAnswer::Links(l) => {
-            admin_result(&l.error)?;
-            Ok(l.links)
-        }
-        AdminAnswer::Error(e) => {
-            admin_result(&e)?;
-            Err(unexpected(&AdminAnswer::Error(e)))
-        }
-        other => Err(unexpected(&other)),
-    }
+    let request = AdminRequest::ListClusterLinks(ListClusterLinksRequest {
+        link_name: link_name.map(str::to_string),
+        include_topics: true,
+    });
+    Ok(expect_admin!(rc.admin(request).await, Links).links)
 }
 
 fn link_data(rc: &RestCall, l: ClusterLinkListing, include_tasks: bool) -> LinkData {
-    let cluster = rc.broker.cluster_id();
-    let url = format!("{}/links/{}", rc.cluster_url(), l.link_name);
+    let cluster = rc.cluster_id.clone();
+    let url = format!("{}/links/{}", rc.cluster_url, l.link_name);
     let tasks = include_tasks.then(|| {
         l.tasks
             .iter()
@@ -198,8 +167,8 @@ fn link_data(rc: &RestCall, l: ClusterLinkListing, include_tasks: bool) -> LinkD
         source_cluster_id: l.remote_cluster_id.clone(),
         destination_cluster_id: None,
         remote_cluster_id: l.remote_cluster_id,
-        cluster_link_id: link_ids(&l.link_id).1,
-        link_id: link_ids(&l.link_id).0,
+        cluster_link_id: kafka_link_id(&l.link_id),
+        link_id: l.link_id,
         link_name: l.link_name,
         topic_names: l.topics.unwrap_or_default(),
         link_state: l.link_state,
@@ -225,7 +194,7 @@ async fn list_links(
     let links = listings(&rc, None).await?;
     Ok(Json(LinkDataList {
         kind: "KafkaLinkDataList".into(),
-        metadata: ListMetadata::of(format!("{}/links", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/links", rc.cluster_url)),
         data: links
             .into_iter()
             .map(|l| link_data(&rc, l, false))
@@ -266,10 +235,11 @@ async fn create_link(
         validate_only: flag(q.validate_only),
         validate_link: q.validate_link.unwrap_or(true),
     };
-    match rc.admin(AdminRequest::CreateClusterLink(request)).await {
-        AdminAnswer::Error(e) => admin_result(&e).map(|()| StatusCode::NO_CONTENT),
-        other => Err(unexpected(&other)),
-    }
+    expect_admin!(
+        rc.admin(AdminRequest::CreateClusterLink(request)).await,
+        Error
+    );
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/clusters/{cluster_id}/links/{link_name}", tag = "Cluster Linking",
@@ -303,41 +273,28 @@ async fn delete_link(
         force: flag(q.force),
         validate_only: flag(q.validate_only),
     };
-    match rc.admin(AdminRequest::DeleteClusterLink(request)).await {
-        AdminAnswer::Error(e) => admin_result(&e).map(|()| StatusCode::OK),
-        other => Err(unexpected(&other)),
-    }
+    expect_admin!(
+        rc.admin(AdminRequest::DeleteClusterLink(request)).await,
+        Error
+    );
+    Ok(StatusCode::OK)
 }
 
 async fn link_configs(rc: &RestCall, link_name: &str) -> Result<Vec<LinkConfigEntry>, RestError> {
-    let answer = rc
-        .admin(AdminRequest::DescribeClusterLinkConfigs(
-            DescribeClusterLinkConfigsRequest {
-                link_name: link_name.to_string(),
-            },
-        ))
-        .await;
-    match answer {
-        AdminAnswer::LinkConfigs(c) => {
-            admin_result(&c.error)?;
-            let mut configs = c.configs;
-            configs.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(configs)
-        }
-        AdminAnswer::Error(e) => {
-            admin_result(&e)?;
-            Err(unexpected(&AdminAnswer::Error(e)))
-        }
-        other => Err(unexpected(&other)),
-    }
+    let request = AdminRequest::DescribeClusterLinkConfigs(DescribeClusterLinkConfigsRequest {
+        link_name: link_name.to_string(),
+    });
+    let mut configs = expect_admin!(rc.admin(request).await, LinkConfigs).configs;
+    configs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(configs)
 }
 
 fn link_config(rc: &RestCall, link_name: &str, e: LinkConfigEntry) -> LinkConfigData {
-    let cluster = rc.broker.cluster_id();
+    let cluster = rc.cluster_id.clone();
     LinkConfigData {
         kind: "KafkaLinkConfigData".into(),
         metadata: ResourceMetadata {
-            self_url: format!("{}/links/{link_name}/configs/{}", rc.cluster_url(), e.name),
+            self_url: format!("{}/links/{link_name}/configs/{}", rc.cluster_url, e.name),
             resource_name: Some(crn(&cluster, &[("link", link_name), ("config", &e.name)])),
         },
         cluster_id: cluster,
@@ -355,7 +312,7 @@ fn link_config(rc: &RestCall, link_name: &str, e: LinkConfigEntry) -> LinkConfig
 async fn alter(
     rc: &RestCall,
     link_name: String,
-    changes: Vec<(String, AlterOperation, Option<String>)>,
+    changes: Vec<ConfigChange>,
     validate_only: bool,
 ) -> Result<StatusCode, RestError> {
     let mut set = BTreeMap::new();
@@ -379,13 +336,12 @@ async fn alter(
         delete,
         validate_only,
     };
-    match rc
-        .admin(AdminRequest::AlterClusterLinkConfigs(request))
-        .await
-    {
-        AdminAnswer::Error(e) => admin_result(&e).map(|()| StatusCode::NO_CONTENT),
-        other => Err(unexpected(&other)),
-    }
+    expect_admin!(
+        rc.admin(AdminRequest::AlterClusterLinkConfigs(request))
+            .await,
+        Error
+    );
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/clusters/{cluster_id}/links/{link_name}/configs",
@@ -400,7 +356,7 @@ async fn list_link_configs(
     let configs = link_configs(&rc, &link_name).await?;
     Ok(Json(LinkConfigDataList {
         kind: "KafkaLinkConfigDataList".into(),
-        metadata: ListMetadata::of(format!("{}/links/{link_name}/configs", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/links/{link_name}/configs", rc.cluster_url)),
         data: configs
             .into_iter()
             .map(|e| link_config(&rc, &link_name, e))
@@ -484,11 +440,12 @@ async fn alter_link_configs(
     Body(body): Body<AlterConfigBatch>,
 ) -> Result<StatusCode, RestError> {
     rc.check_cluster(&cluster_id)?;
-    let validate_only = flag(q.validate_only) || flag(body.validate_only);
-    let changes = body
-        .data
-        .into_iter()
-        .map(|i| (i.name, i.operation.unwrap_or(AlterOperation::Set), i.value))
-        .collect();
-    alter(&rc, link_name, changes, validate_only).await
+    let (changes, body_validate_only) = body.into_changes();
+    alter(
+        &rc,
+        link_name,
+        changes,
+        flag(q.validate_only) || body_validate_only,
+    )
+    .await
 }

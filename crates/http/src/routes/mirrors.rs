@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use strait_broker::front_door::AdminAnswer;
 use strait_protocol::admin::{
     AdminRequest, AlterMirrorsRequest, CreateMirrorTopicRequest, DescribeMirrorsRequest,
     MirrorDescription, MirrorOp,
@@ -18,8 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::links::admin_result;
-use super::{Body, Params, PathOf, ValidateOnlyQuery, config_map, flag, unexpected};
+use super::{Body, Params, PathOf, ValidateOnlyQuery, config_map, expect_admin, flag};
 use crate::caller::RestCall;
 use crate::envelope::{ConfigValue, ListMetadata, ResourceMetadata, crn, list_type};
 use crate::error::ErrorBody;
@@ -126,24 +124,12 @@ async fn describe(
     link: Option<&str>,
     topics: Option<Vec<String>>,
 ) -> Result<Vec<MirrorDescription>, RestError> {
-    let answer = rc
-        .admin(AdminRequest::DescribeMirrors(DescribeMirrorsRequest {
-            link_name: link.map(str::to_string),
-            topics,
-            include_stopped: true,
-        }))
-        .await;
-    match answer {
-        AdminAnswer::Mirrors(m) => {
-            admin_result(&m.error)?;
-            Ok(m.mirrors)
-        }
-        AdminAnswer::Error(e) => {
-            admin_result(&e)?;
-            Err(unexpected(&AdminAnswer::Error(e)))
-        }
-        other => Err(unexpected(&other)),
-    }
+    let request = AdminRequest::DescribeMirrors(DescribeMirrorsRequest {
+        link_name: link.map(str::to_string),
+        topics,
+        include_stopped: true,
+    });
+    Ok(expect_admin!(rc.admin(request).await, Mirrors).mirrors)
 }
 
 fn lags(m: &MirrorDescription) -> Vec<MirrorLag> {
@@ -158,13 +144,13 @@ fn lags(m: &MirrorDescription) -> Vec<MirrorLag> {
 }
 
 fn mirror_url(rc: &RestCall, link: &str, topic: &str) -> String {
-    format!("{}/links/{link}/mirrors/{topic}", rc.cluster_url())
+    format!("{}/links/{link}/mirrors/{topic}", rc.cluster_url)
 }
 
 fn mirror_data(rc: &RestCall, m: &MirrorDescription) -> Result<MirrorData, RestError> {
     let status = MirrorTopicStatus::parse(&m.state)
         .ok_or_else(|| RestError::internal(format!("unknown mirror state {}", m.state)))?;
-    let cluster = rc.broker.cluster_id();
+    let cluster = rc.cluster_id.clone();
     Ok(MirrorData {
         kind: "KafkaMirrorData".into(),
         metadata: ResourceMetadata {
@@ -209,7 +195,7 @@ async fn list_mirrors(
     }
     Ok(Json(MirrorDataList {
         kind: "KafkaMirrorDataList".into(),
-        metadata: ListMetadata::of(format!("{}/links/{link_name}/mirrors", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/links/{link_name}/mirrors", rc.cluster_url)),
         data,
     }))
 }
@@ -237,10 +223,11 @@ async fn create_mirror(
         configs,
         validate_only: flag(q.validate_only),
     };
-    match rc.admin(AdminRequest::CreateMirrorTopic(request)).await {
-        AdminAnswer::Error(e) => admin_result(&e).map(|()| StatusCode::NO_CONTENT),
-        other => Err(unexpected(&other)),
-    }
+    expect_admin!(
+        rc.admin(AdminRequest::CreateMirrorTopic(request)).await,
+        Error
+    );
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/clusters/{cluster_id}/links/{link_name}/mirrors/{mirror_topic_name}",
@@ -279,23 +266,15 @@ async fn act(
         validate_only,
         link_name: Some(link_name.clone()),
     };
-    let results = match rc.admin(AdminRequest::AlterMirrors(request)).await {
-        AdminAnswer::Altered(r) => {
-            admin_result(&r.error)?;
-            r.results
-        }
-        AdminAnswer::Error(e) => {
-            admin_result(&e)?;
-            return Err(unexpected(&AdminAnswer::Error(e)));
-        }
-        other => return Err(unexpected(&other)),
-    };
-    let topics: Vec<String> = results.iter().map(|r| r.topic.clone()).collect();
+    let results =
+        expect_admin!(rc.admin(AdminRequest::AlterMirrors(request)).await, Altered).results;
+    let topics: std::collections::HashSet<&str> =
+        results.iter().map(|r| r.topic.as_str()).collect();
     let lag_by_topic: BTreeMap<String, Vec<MirrorLag>> =
         match describe(&rc, Some(&link_name), None).await {
             Ok(mirrors) => mirrors
                 .iter()
-                .filter(|m| topics.contains(&m.mirror_topic))
+                .filter(|m| topics.contains(m.mirror_topic.as_str()))
                 .map(|m| (m.mirror_topic.clone(), lags(m)))
                 .collect(),
             Err(_) => BTreeMap::new(),
@@ -322,7 +301,7 @@ async fn act(
         .collect();
     Ok(Json(AlterMirrorStatusResponseDataList {
         kind: "KafkaAlterMirrorStatusResponseDataList".into(),
-        metadata: ListMetadata::of(format!("{}/links/{link_name}/mirrors", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/links/{link_name}/mirrors", rc.cluster_url)),
         data,
     }))
 }

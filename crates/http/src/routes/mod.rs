@@ -97,6 +97,18 @@ pub fn config_map(
     Ok(out)
 }
 
+/// Takes the `$variant` answer out of a `Result<AdminAnswer, RestError>`:
+/// the error is returned, an answer of another kind is a 500.
+macro_rules! expect_admin {
+    ($answer:expr, $variant:ident) => {
+        match $answer? {
+            strait_broker::front_door::AdminAnswer::$variant(r) => r,
+            other => return Err($crate::routes::unexpected(&other)),
+        }
+    };
+}
+pub(crate) use expect_admin;
+
 /// `true`/`false` query flags default to false.
 pub fn flag(v: Option<bool>) -> bool {
     v.unwrap_or(false)

@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use serde::{Deserialize, Serialize};
+use strait_client::admin::acls::AclOperation;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,10 +77,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_partition))
 }
 
-/// Metadata of `names` (every topic when `None`), never auto-creating.
+/// Metadata of `names` (every topic when `None`), never auto-creating; with
+/// each topic's authorized operations when `with_operations`.
 async fn metadata(
     rc: &RestCall,
     names: Option<&[&str]>,
+    with_operations: bool,
 ) -> Result<Vec<MetadataResponseTopic>, RestError> {
     let mut req = MetadataRequest::default();
     req.topics = names.map(|names| {
@@ -93,14 +96,18 @@ async fn metadata(
             .collect()
     });
     req.allow_auto_topic_creation = false;
-    req.include_topic_authorized_operations = true;
+    req.include_topic_authorized_operations = with_operations;
     let resp = expect_response!(rc.kafka(req, 12).await?, Metadata);
     Ok(resp.topics)
 }
 
 /// One topic's metadata, or its error as a REST error.
-pub async fn topic_metadata(rc: &RestCall, name: &str) -> Result<MetadataResponseTopic, RestError> {
-    let mut topics = metadata(rc, Some(&[name])).await?;
+pub async fn topic_metadata(
+    rc: &RestCall,
+    name: &str,
+    with_operations: bool,
+) -> Result<MetadataResponseTopic, RestError> {
+    let mut topics = metadata(rc, Some(&[name]), with_operations).await?;
     let t = topics
         .pop()
         .ok_or_else(|| RestError::internal("no metadata for the topic"))?;
@@ -110,30 +117,20 @@ pub async fn topic_metadata(rc: &RestCall, name: &str) -> Result<MetadataRespons
     Ok(t)
 }
 
-/// Kafka's topic operations, by bit, as Confluent names them.
+/// The operations of an authorized-operations bit field, by Kafka's names.
 fn operations(bits: i32) -> Vec<String> {
-    const NAMES: &[(i32, &str)] = &[
-        (3, "READ"),
-        (4, "WRITE"),
-        (5, "CREATE"),
-        (6, "DELETE"),
-        (7, "ALTER"),
-        (8, "DESCRIBE"),
-        (10, "DESCRIBE_CONFIGS"),
-        (11, "ALTER_CONFIGS"),
-    ];
     if bits == i32::MIN {
         return Vec::new();
     }
-    NAMES
+    AclOperation::ALL
         .iter()
-        .filter(|(bit, _)| bits & (1 << bit) != 0)
-        .map(|(_, n)| n.to_string())
+        .filter(|op| bits & (1 << op.code()) != 0)
+        .map(|op| op.name().to_string())
         .collect()
 }
 
 fn topic_url(rc: &RestCall, name: &str) -> String {
-    format!("{}/topics/{name}", rc.cluster_url())
+    format!("{}/topics/{name}", rc.cluster_url)
 }
 
 fn topic_data(
@@ -144,7 +141,7 @@ fn topic_data(
     replication_factor: i32,
     ops: Vec<String>,
 ) -> TopicData {
-    let id = rc.broker.cluster_id();
+    let id = rc.cluster_id.clone();
     let url = topic_url(rc, name);
     TopicData {
         kind: "KafkaTopic".into(),
@@ -181,7 +178,7 @@ fn from_metadata(rc: &RestCall, t: &MetadataResponseTopic) -> Option<TopicData> 
 }
 
 fn partition_data(rc: &RestCall, topic: &str, p: &MetadataResponsePartition) -> PartitionData {
-    let id = rc.broker.cluster_id();
+    let id = rc.cluster_id.clone();
     let url = format!("{}/partitions/{}", topic_url(rc, topic), p.partition_index);
     PartitionData {
         kind: "KafkaPartition".into(),
@@ -213,7 +210,7 @@ async fn list_topics(
     PathOf(cluster_id): PathOf<String>,
 ) -> Result<Json<TopicDataList>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    let topics = metadata(&rc, None).await?;
+    let topics = metadata(&rc, None, true).await?;
     let mut data: Vec<TopicData> = topics
         .iter()
         .filter(|t| t.error_code == 0)
@@ -222,7 +219,7 @@ async fn list_topics(
     data.sort_by(|a, b| a.topic_name.cmp(&b.topic_name));
     Ok(Json(TopicDataList {
         kind: "KafkaTopicList".into(),
-        metadata: ListMetadata::of(format!("{}/topics", rc.cluster_url())),
+        metadata: ListMetadata::of(format!("{}/topics", rc.cluster_url)),
         data,
     }))
 }
@@ -283,7 +280,7 @@ async fn get_topic(
     PathOf((cluster_id, topic_name)): PathOf<(String, String)>,
 ) -> Result<Json<TopicData>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    let t = topic_metadata(&rc, &topic_name).await?;
+    let t = topic_metadata(&rc, &topic_name, true).await?;
     from_metadata(&rc, &t)
         .map(Json)
         .ok_or_else(|| RestError::internal("topic without a name"))
@@ -320,7 +317,7 @@ async fn list_partitions(
     PathOf((cluster_id, topic_name)): PathOf<(String, String)>,
 ) -> Result<Json<PartitionDataList>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    let t = topic_metadata(&rc, &topic_name).await?;
+    let t = topic_metadata(&rc, &topic_name, false).await?;
     let mut parts: Vec<&MetadataResponsePartition> = t.partitions.iter().collect();
     parts.sort_by_key(|p| p.partition_index);
     Ok(Json(PartitionDataList {
@@ -342,7 +339,7 @@ async fn get_partition(
     PathOf((cluster_id, topic_name, partition_id)): PathOf<(String, String, i32)>,
 ) -> Result<Json<PartitionData>, RestError> {
     rc.check_cluster(&cluster_id)?;
-    let t = topic_metadata(&rc, &topic_name).await?;
+    let t = topic_metadata(&rc, &topic_name, false).await?;
     t.partitions
         .iter()
         .find(|p| p.partition_index == partition_id)
