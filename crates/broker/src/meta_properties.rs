@@ -51,6 +51,8 @@ pub enum DataDirError {
         expected: i32,
         found: i32,
     },
+    #[error("{0}")]
+    Write(#[from] strait_log::LogError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -174,12 +176,7 @@ pub fn check_and_write(
             }
             None => {
                 let text = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
-                let tmp = dir.join("meta.properties.tmp");
-                std::fs::write(&tmp, text).map_err(io(&tmp))?;
-                if let Ok(f) = std::fs::File::open(&tmp) {
-                    f.sync_all().map_err(io(&tmp))?;
-                }
-                std::fs::rename(&tmp, &path).map_err(io(&path))?;
+                strait_log::write_atomically(dir, "meta.properties", text.as_bytes(), true)?;
             }
         }
     }

@@ -84,13 +84,8 @@ fn read_topic_id(dir: &Path) -> Option<Uuid> {
 /// Writes the id file (not fsynced: callers sync the filesystem once for many
 /// partitions, see [`TopicTable::sync_all_dirs`]).
 fn write_topic_id(dir: &Path, id: Uuid) -> Result<(), LogError> {
-    let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
-    std::fs::write(&tmp, format!("version: 0\ntopic_id: {id}\n")).map_err(|e| LogError::File {
-        path: tmp.clone(),
-        source: e,
-    })?;
-    std::fs::rename(&tmp, dir.join(PARTITION_METADATA))?;
-    Ok(())
+    let text = format!("version: 0\ntopic_id: {id}\n");
+    strait_log::write_atomically(dir, PARTITION_METADATA, text.as_bytes(), false)
 }
 
 /// `dir` with `suffix` appended to its last component.
@@ -102,10 +97,8 @@ fn renamed(dir: &Path, suffix: &str) -> PathBuf {
 
 /// Makes a rename in `path`'s parent directory durable (best effort).
 fn sync_parent(path: &Path) {
-    if let Some(parent) = path.parent()
-        && let Ok(d) = std::fs::File::open(parent)
-    {
-        let _ = d.sync_all();
+    if let Some(parent) = path.parent() {
+        let _ = strait_log::sync_dir(parent);
     }
 }
 
@@ -411,7 +404,7 @@ impl TopicTable {
                 created.len()
             );
             for p in partitions {
-                let _ = p.log.close();
+                p.log.retire();
             }
             {
                 let mut placed = self.placed();
@@ -518,7 +511,8 @@ impl TopicTable {
                     let mut placed = self.placed();
                     placed[slot] = placed[slot].saturating_sub(1);
                 }
-                p.log.close()?;
+                // Its data is going: stopped, not made durable first.
+                p.log.retire();
                 let marked = renamed(&p.dir, &format!(".{}{DELETE_SUFFIX}", topic.id.simple()));
                 std::fs::rename(&p.dir, &marked)?;
                 sync_parent(&marked);

@@ -627,7 +627,7 @@ impl LinkEngine {
                     remote_cluster_id: record.source_cluster_id.clone(),
                     local_cluster_id: local_cluster_id.clone(),
                     remote_cluster_available: l.available(),
-                    link_state: if settings.paused { "PAUSED" } else { "ACTIVE" }.to_string(),
+                    link_state: status::link_state(settings.paused).to_string(),
                     link_error: None,
                     topics,
                     tasks: lock(&l.tasks)

@@ -173,12 +173,9 @@ pub fn mirror_start(listed: i64, probe: &FetchProbe) -> Result<i64, i64> {
     if probe.out_of_range || past_hwm {
         return Err(probe.high_watermark.max(0));
     }
-    Ok(match probe.batch_base {
-        Some(base) if base <= listed => base,
-        // A gap (compaction, aborted data): the next batch starts later.
-        Some(base) => base,
-        None => listed,
-    })
+    // The batch holding `listed` starts at or before it; past a gap
+    // (compaction, aborted data) the next batch starts later.
+    Ok(probe.batch_base.unwrap_or(listed))
 }
 
 /// The aligned start of mirroring for `listed` (see [`mirror_start`]).

@@ -30,7 +30,7 @@ pub(crate) struct OffsetsCheckpoint {
 }
 
 /// fsyncs a directory so that renames and unlinks inside it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| LogError::file(dir, e))
@@ -49,7 +49,7 @@ pub fn sync_filesystem(path: &Path) -> Result<(), LogError> {
 /// Without it (the caller syncs the filesystem afterwards, which makes whatever is there
 /// durable), a file that already holds exactly `contents` is left alone: closing an idle
 /// partition then rewrites almost nothing.
-pub(crate) fn write_atomically(
+pub fn write_atomically(
     dir: &Path,
     name: &str,
     contents: &[u8],

@@ -31,7 +31,7 @@ mod snapshot;
 
 pub use aborted_txns::AbortedTxn;
 pub use batch::{BatchHeader, HEADER_SIZE, split_and_verify};
-pub use checkpoint::sync_filesystem;
+pub use checkpoint::{sync_dir, sync_filesystem, write_atomically};
 pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
 pub use error::LogError;

@@ -1303,12 +1303,19 @@ impl Log {
         Ok(segments)
     }
 
-    /// Deletes the whole partition directory (topic deletion).
-    pub fn delete(self) -> Result<(), LogError> {
+    /// Stops the log for good without making anything durable, for a
+    /// partition whose files are about to be deleted: appends are refused
+    /// from now on and no flush writes to its directory again.
+    pub fn retire(&self) {
         let _w = lock(&self.writer);
         self.closed.store(true, Ordering::Release);
         let _no_flush = lock(&self.offsets.flush_lock);
         self.offsets.retired.store(true, Ordering::Release);
+    }
+
+    /// Deletes the whole partition directory (topic deletion).
+    pub fn delete(self) -> Result<(), LogError> {
+        self.retire();
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

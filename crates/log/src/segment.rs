@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
@@ -100,7 +100,6 @@ pub(crate) enum HeaderAt {
 /// walking many small batches costs few system calls. Never reads past `limit`.
 pub(crate) struct BatchCursor<'a> {
     file: &'a LazyFile,
-    path: &'a Path,
     limit: u64,
     window: Vec<u8>,
     window_start: u64,
@@ -108,10 +107,9 @@ pub(crate) struct BatchCursor<'a> {
 }
 
 impl<'a> BatchCursor<'a> {
-    fn new(file: &'a LazyFile, path: &'a Path, limit: u64, window_size: usize) -> Self {
+    fn new(file: &'a LazyFile, limit: u64, window_size: usize) -> Self {
         BatchCursor {
             file,
-            path,
             limit,
             window: Vec::new(),
             window_start: 0,
@@ -120,7 +118,7 @@ impl<'a> BatchCursor<'a> {
     }
 
     fn io(&self, e: io::Error) -> LogError {
-        LogError::file(self.path, e)
+        LogError::file(self.file.path(), e)
     }
 
     /// Bytes `[pos, pos + len)`, which must lie below `limit`.
@@ -268,7 +266,6 @@ impl IndexCursor {
 #[derive(Debug)]
 pub(crate) struct Segment {
     base_offset: i64,
-    log_path: PathBuf,
     /// Opened on first read or write, so idle segments hold no descriptor.
     log: LazyFile,
     offset_index: OffsetIndex,
@@ -285,12 +282,11 @@ impl Segment {
     /// Creates a new empty segment (replacing any files of the same base offset).
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, LogError> {
         let log_path = dir.join(log_file_name(base_offset));
-        let log = LazyFile::create_empty(log_path.clone())?;
+        let log = LazyFile::create_empty(log_path)?;
         let offset_index = OffsetIndex::create(&dir.join(index_file_name(base_offset)))?;
         let time_index = TimeIndex::create(&dir.join(time_index_file_name(base_offset)))?;
         Ok(Segment {
             base_offset,
-            log_path,
             log,
             offset_index,
             time_index,
@@ -306,7 +302,7 @@ impl Segment {
     /// malformed.
     pub(crate) fn open(dir: &Path, base_offset: i64) -> Result<(Segment, bool), LogError> {
         let log_path = dir.join(log_file_name(base_offset));
-        let log = LazyFile::new(log_path.clone());
+        let log = LazyFile::new(log_path);
         let size = log.len()?;
         let (offset_index, offset_state) =
             OffsetIndex::open(&dir.join(index_file_name(base_offset)))?;
@@ -324,7 +320,6 @@ impl Segment {
         Ok((
             Segment {
                 base_offset,
-                log_path,
                 log,
                 offset_index,
                 time_index,
@@ -342,7 +337,7 @@ impl Segment {
     }
 
     pub(crate) fn log_path(&self) -> &Path {
-        &self.log_path
+        self.log.path()
     }
 
     /// Published size in bytes.
@@ -394,7 +389,7 @@ impl Segment {
     }
 
     fn cursor(&self, limit: u64, window: usize) -> BatchCursor<'_> {
-        BatchCursor::new(&self.log, &self.log_path, limit, window)
+        BatchCursor::new(&self.log, limit, window)
     }
 
     /// Appends whole, validated batches (`spans` positions are relative to `bytes`). Everything
@@ -484,7 +479,7 @@ impl Segment {
     /// Removes the segment's files (open handles stay readable until dropped).
     pub(crate) fn delete_files(&self) -> Result<(), LogError> {
         for path in [
-            self.log_path.as_path(),
+            self.log.path(),
             self.offset_index.path(),
             self.time_index.path(),
         ] {
@@ -516,7 +511,7 @@ impl Segment {
             let header = match cursor.header_at(pos)? {
                 HeaderAt::End => break,
                 HeaderAt::Invalid(reason) => {
-                    tracing::warn!(path = %self.log_path.display(), position = pos, %reason, "truncating invalid segment tail");
+                    tracing::warn!(path = %self.log.path().display(), position = pos, %reason, "truncating invalid segment tail");
                     break;
                 }
                 HeaderAt::Batch(h) => h,
@@ -525,11 +520,11 @@ impl Segment {
             if header.base_offset < min_base
                 || header.last_offset() - self.base_offset > MAX_RELATIVE_OFFSET
             {
-                tracing::warn!(path = %self.log_path.display(), position = pos, base_offset = header.base_offset, "truncating at out-of-order batch offset");
+                tracing::warn!(path = %self.log.path().display(), position = pos, base_offset = header.base_offset, "truncating at out-of-order batch offset");
                 break;
             }
             if !crc_matches(cursor.bytes(pos, header.size())?) {
-                tracing::warn!(path = %self.log_path.display(), position = pos, "truncating at batch with bad CRC");
+                tracing::warn!(path = %self.log.path().display(), position = pos, "truncating at batch with bad CRC");
                 break;
             }
             if next_offset.is_none() {
@@ -652,7 +647,7 @@ impl Segment {
                 HeaderAt::End => return Ok(None),
                 HeaderAt::Invalid(reason) => {
                     return Err(LogError::CorruptLog {
-                        path: self.log_path.clone(),
+                        path: self.log.path().to_path_buf(),
                         position: pos,
                         reason,
                     });
@@ -713,7 +708,7 @@ impl Segment {
                 HeaderAt::End => return Ok(()),
                 HeaderAt::Invalid(reason) => {
                     return Err(LogError::CorruptLog {
-                        path: self.log_path.clone(),
+                        path: self.log.path().to_path_buf(),
                         position: pos,
                         reason,
                     });
@@ -747,7 +742,7 @@ impl Segment {
             }
             let records = decode_offsets_and_timestamps(h, cursor.bytes(pos, h.size())?).map_err(
                 |reason| LogError::CorruptLog {
-                    path: self.log_path.clone(),
+                    path: self.log.path().to_path_buf(),
                     position: pos,
                     reason,
                 },
@@ -774,7 +769,7 @@ impl Segment {
         let records =
             decode_offsets_and_timestamps(&h, cursor.bytes(pos, h.size())?).map_err(|reason| {
                 LogError::CorruptLog {
-                    path: self.log_path.clone(),
+                    path: self.log.path().to_path_buf(),
                     position: pos,
                     reason,
                 }

@@ -24,12 +24,12 @@ use super::{GroupCoordinator, GroupError, GroupState, Inner, durable};
 
 /// One consumer group behind its lock (never held across an `.await`).
 pub(super) struct ConsumerSlot {
-    name: String,
+    pub(super) name: String,
     group: Mutex<ConsumerGroup>,
     /// Woken when a deadline may have moved, or the group was removed.
     wake: Notify,
     /// Writes of this group not yet durable.
-    pending_writes: Arc<AtomicUsize>,
+    pub(super) pending_writes: Arc<AtomicUsize>,
 }
 
 impl ConsumerSlot {
@@ -171,11 +171,7 @@ impl GroupCoordinator {
         let rx = {
             let g = slot.lock();
             g.validate_offset_commit(member_id, member_epoch)?;
-            self.inner.writer.submit(
-                &slot.name,
-                Write::CommitOffsets(offsets),
-                &slot.pending_writes,
-            )
+            self.queue_commit(&slot.name, &slot.pending_writes, offsets)
         };
         durable(rx).await
     }
@@ -191,27 +187,9 @@ impl GroupCoordinator {
             if !g.is_empty() {
                 return Ok(false);
             }
-            self.inner.writer.submit(
-                &slot.name,
-                Write::CommitOffsets(offsets),
-                &slot.pending_writes,
-            )
+            self.queue_commit(&slot.name, &slot.pending_writes, offsets)
         };
         durable(rx).await.map(|()| true)
-    }
-
-    /// The offsets of a committed transaction (validated when staged).
-    pub(super) async fn commit_consumer_txn_offsets(
-        &self,
-        slot: &ConsumerSlot,
-        offsets: Vec<(PartitionKey, OffsetRecord)>,
-    ) -> Result<(), GroupError> {
-        let rx = self.inner.writer.submit(
-            &slot.name,
-            Write::CommitOffsets(offsets),
-            &slot.pending_writes,
-        );
-        durable(rx).await
     }
 
     /// OffsetFetch naming a member (v9+): the member must be at that epoch

@@ -581,11 +581,7 @@ impl GroupCoordinator {
         let rx = self.with_group(&slot, |g, _, now| {
             g.validate_offset_commit(generation_id, member_id, group_instance_id)?;
             g.on_member_commit(member_id, now);
-            Ok::<_, GroupError>(self.inner.writer.submit(
-                &slot.name,
-                Write::CommitOffsets(offsets),
-                &slot.pending_writes,
-            ))
+            Ok::<_, GroupError>(self.queue_commit(&slot.name, &slot.pending_writes, offsets))
         })?;
         durable(rx).await
     }
@@ -614,11 +610,7 @@ impl GroupCoordinator {
             }
             // Queued under the lock: a member that joins right after commits
             // after this write, never before it.
-            self.inner.writer.submit(
-                &slot.name,
-                Write::CommitOffsets(offsets),
-                &slot.pending_writes,
-            )
+            self.queue_commit(&slot.name, &slot.pending_writes, offsets)
         };
         durable(rx).await.map(|()| true)
     }
@@ -657,16 +649,26 @@ impl GroupCoordinator {
         if offsets.is_empty() {
             return Ok(());
         }
-        if let Some(slot) = self.consumer_group(group) {
-            return self.commit_consumer_txn_offsets(&slot, offsets).await;
-        }
-        let slot = self.get_or_create(group);
-        let rx = self.inner.writer.submit(
-            &slot.name,
-            Write::CommitOffsets(offsets),
-            &slot.pending_writes,
-        );
+        let rx = match self.consumer_group(group) {
+            Some(slot) => self.queue_commit(&slot.name, &slot.pending_writes, offsets),
+            None => {
+                let slot = self.get_or_create(group);
+                self.queue_commit(&slot.name, &slot.pending_writes, offsets)
+            }
+        };
         durable(rx).await
+    }
+
+    /// Queues the durable write of committed offsets of group `name`.
+    fn queue_commit(
+        &self,
+        name: &str,
+        pending: &Arc<AtomicUsize>,
+        offsets: Vec<(PartitionKey, OffsetRecord)>,
+    ) -> oneshot::Receiver<Result<(), MetadataError>> {
+        self.inner
+            .writer
+            .submit(name, Write::CommitOffsets(offsets), pending)
     }
 
     /// Committed offsets of a group, regardless of its state (None when a

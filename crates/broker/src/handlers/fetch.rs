@@ -143,7 +143,7 @@ fn read_once(
                     }
                     total += records.len();
                     if !records.is_empty() {
-                        served.push((partition.clone(), records.len()));
+                        served.push((partition, records.len()));
                     }
                     pd.records = Some(records);
                 }

@@ -51,6 +51,20 @@ pub fn counter(
         .encode_counter::<NoLabelSet, u64, u64>(&value, None)
 }
 
+/// Writes the `name` gauge saying whether per-partition series follow
+/// (`count` partitions at most `max`), and returns that.
+pub fn series_enabled(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    count: usize,
+    max: usize,
+) -> Result<bool, std::fmt::Error> {
+    let enabled = count <= max;
+    gauges(encoder, name, help, None)?.encode_gauge(&flag(enabled))?;
+    Ok(enabled)
+}
+
 /// 1 for true, 0 for false (state and availability gauges).
 pub fn flag(b: bool) -> i64 {
     i64::from(b)

@@ -126,16 +126,14 @@ impl Collector for GroupCollector {
             }
         }
         let count: usize = self.groups.iter().map(|(_, o)| o.len()).sum();
-        let per_partition = count <= self.series_max;
-        let mut f = encode::gauges(
+        if !encode::series_enabled(
             &mut encoder,
             "group_partition_series_enabled",
             "1 when per-partition group series are written, 0 when the groups' committed \
              partitions outnumber strait.metrics.partition.series.max.",
-            None,
-        )?;
-        f.encode_gauge(&encode::flag(per_partition))?;
-        if !per_partition {
+            count,
+            self.series_max,
+        )? {
             return Ok(());
         }
         let mut f = encode::gauges(

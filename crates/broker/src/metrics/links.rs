@@ -7,8 +7,10 @@
 //! lag in seconds is `strait_link::lag`'s. It must never act on a link.
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
-use strait_link::{LINK_STATES, LinkStatus, MIRROR_STATES, MirrorStatus, TASK_STATES};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, MetricEncoder};
+use strait_link::{
+    LINK_STATES, LinkStatus, MIRROR_STATES, MirrorStatus, PartitionLag, TASK_STATES,
+};
 
 use super::encode::{self, BYTES, SECONDS};
 
@@ -19,6 +21,11 @@ const LAG_SECONDS_HELP: &str = "Seconds since the source appended the oldest rec
     it, else the later of the newest batch timestamp mirrored and the last fetch that found the \
     mirror caught up, so the figure may overstate but never understate the lag. It grows with \
     wall time while the mirror does not fetch (paused, source unavailable).";
+
+/// A mirror topic's labels.
+fn mirror_labels(m: &MirrorStatus) -> [(&'static str, &str); 2] {
+    [("link", m.link.as_str()), ("topic", m.topic.as_str())]
+}
 
 /// The link and mirror series of one scrape.
 #[derive(Debug)]
@@ -35,6 +42,24 @@ impl LinkCollector {
             mirrors,
             series_max,
         }
+    }
+
+    /// One sample of `value` per mirror partition into the open family `f`.
+    fn per_partition<V: EncodeGaugeValue>(
+        &self,
+        f: &mut MetricEncoder<'_>,
+        value: impl Fn(&PartitionLag) -> V,
+    ) -> std::fmt::Result {
+        for m in &self.mirrors {
+            for p in &m.partitions {
+                encode::gauge(
+                    f,
+                    &(mirror_labels(m), [("partition", p.partition)]),
+                    value(p),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn encode_links(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
@@ -133,9 +158,6 @@ impl LinkCollector {
     }
 
     fn encode_mirrors(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
-        fn labels(m: &MirrorStatus) -> [(&'static str, &str); 2] {
-            [("link", m.link.as_str()), ("topic", m.topic.as_str())]
-        }
         let mut f = encode::counters(
             encoder,
             "mirror_fetched",
@@ -143,7 +165,7 @@ impl LinkCollector {
             Some(&BYTES),
         )?;
         for m in &self.mirrors {
-            encode::counter(&mut f, &labels(m), m.fetched_bytes)?;
+            encode::counter(&mut f, &mirror_labels(m), m.fetched_bytes)?;
         }
         let mut f = encode::counters(
             encoder,
@@ -152,7 +174,7 @@ impl LinkCollector {
             None,
         )?;
         for m in &self.mirrors {
-            encode::counter(&mut f, &labels(m), m.fetched_records)?;
+            encode::counter(&mut f, &mirror_labels(m), m.fetched_records)?;
         }
         let mut f = encode::gauges(
             encoder,
@@ -163,7 +185,7 @@ impl LinkCollector {
         )?;
         for m in self.mirrors.iter().filter(|m| m.state != "STOPPED") {
             let lag: i64 = m.partitions.iter().map(|p| p.records).sum();
-            encode::gauge(&mut f, &labels(m), lag)?;
+            encode::gauge(&mut f, &mirror_labels(m), lag)?;
         }
         let mut f = encode::gauges(
             encoder,
@@ -173,19 +195,17 @@ impl LinkCollector {
         )?;
         for m in self.mirrors.iter().filter(|m| m.state != "STOPPED") {
             let lag = m.partitions.iter().map(|p| p.seconds).fold(0.0, f64::max);
-            encode::gauge(&mut f, &labels(m), lag)?;
+            encode::gauge(&mut f, &mirror_labels(m), lag)?;
         }
         let count: usize = self.mirrors.iter().map(|m| m.partitions.len()).sum();
-        let per_partition = count <= self.series_max;
-        let mut f = encode::gauges(
+        if !encode::series_enabled(
             encoder,
             "mirror_partition_series_enabled",
             "1 when per-partition mirror series are written, 0 when mirror partitions outnumber \
              strait.metrics.partition.series.max.",
-            None,
-        )?;
-        f.encode_gauge(&encode::flag(per_partition))?;
-        if !per_partition {
+            count,
+            self.series_max,
+        )? {
             return Ok(());
         }
         let mut f = encode::gauges(
@@ -195,30 +215,14 @@ impl LinkCollector {
              mirror's log end offset, as kafka-mirrors --describe shows it.",
             None,
         )?;
-        for m in &self.mirrors {
-            for p in &m.partitions {
-                encode::gauge(
-                    &mut f,
-                    &(labels(m), [("partition", p.partition)]),
-                    p.records,
-                )?;
-            }
-        }
+        self.per_partition(&mut f, |p| p.records)?;
         let mut f = encode::gauges(
             encoder,
             "mirror_partition_lag",
             LAG_SECONDS_HELP,
             Some(&SECONDS),
         )?;
-        for m in &self.mirrors {
-            for p in &m.partitions {
-                encode::gauge(
-                    &mut f,
-                    &(labels(m), [("partition", p.partition)]),
-                    p.seconds,
-                )?;
-            }
-        }
+        self.per_partition(&mut f, |p| p.seconds)?;
         Ok(())
     }
 }

@@ -135,11 +135,6 @@ impl BrokerMetrics {
         }
     }
 
-    /// The per-partition series bound (`strait.metrics.partition.series.max`).
-    pub fn partition_series_max(&self) -> usize {
-        self.partition_series_max
-    }
-
     /// Counts one answered request: `error_code` 0 for none.
     pub fn record_request(&self, api: ApiName, version: i16, error_code: i16, took: Duration) {
         self.requests

@@ -100,7 +100,6 @@ impl<T: TopicSource> Collector for TopicCollector<T> {
             t.sample(&mut samples);
             ranges.push((t.name(), start..samples.len()));
         }
-        let per_partition = samples.len() <= self.series_max;
 
         let mut f = encode::gauges(
             &mut encoder,
@@ -148,15 +147,14 @@ impl<T: TopicSource> Collector for TopicCollector<T> {
             let bytes = samples[r.clone()].iter().map(|s| s.fetched_bytes).sum();
             encode::counter(&mut f, &[("topic", *name)], bytes)?;
         }
-        let mut f = encode::gauges(
+        if !encode::series_enabled(
             &mut encoder,
             "partition_series_enabled",
             "1 when per-partition series are written, 0 when this broker has more partitions \
              than strait.metrics.partition.series.max.",
-            None,
-        )?;
-        f.encode_gauge(&encode::flag(per_partition))?;
-        if !per_partition {
+            samples.len(),
+            self.series_max,
+        )? {
             return Ok(());
         }
         type Figure = fn(&PartitionSample) -> i64;

@@ -48,6 +48,11 @@ pub struct MirrorStatus {
     pub partitions: Vec<PartitionLag>,
 }
 
+/// A link's state: PAUSED or ACTIVE (one of [`crate::LINK_STATES`]).
+pub(crate) fn link_state(paused: bool) -> &'static str {
+    if paused { "PAUSED" } else { "ACTIVE" }
+}
+
 fn task_state(state: &str, paused: bool) -> &'static str {
     match state {
         _ if paused => "LINK_PAUSED",
@@ -66,7 +71,7 @@ impl LinkEngine {
                 let paused = l.settings().paused;
                 LinkStatus {
                     name: l.name(),
-                    state: if paused { "PAUSED" } else { "ACTIVE" },
+                    state: link_state(paused),
                     source_available: l.available(),
                     tasks: lock(&l.tasks)
                         .values()
