@@ -1153,6 +1153,8 @@ impl Log {
         remove_file_if_exists(&self.dir.join(crate::segment::index_file_name(base)))?;
         remove_file_if_exists(&self.dir.join(crate::segment::time_index_file_name(base)))?;
         let target = old.log_path();
+        // Readers holding `old` go on reading the file the rename replaces.
+        old.keep_readable();
         fs::rename(cleaned, target).map_err(|e| LogError::file(target, e))?;
         checkpoint::sync_dir(&self.dir)?;
         let (fresh, _) = Segment::open(&self.dir, base)?;

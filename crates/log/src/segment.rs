@@ -476,8 +476,17 @@ impl Segment {
         self.time_index.sync()
     }
 
-    /// Removes the segment's files (open handles stay readable until dropped).
+    /// Opens the log file's descriptor if it is not open, so that a reader
+    /// still holding this segment can read it after its path is removed or
+    /// replaced (best effort: a file already gone stays gone).
+    pub(crate) fn keep_readable(&self) {
+        let _ = self.log.get();
+    }
+
+    /// Removes the segment's files; a reader still holding the segment keeps
+    /// reading it (see [`Segment::keep_readable`]).
     pub(crate) fn delete_files(&self) -> Result<(), LogError> {
+        self.keep_readable();
         for path in [
             self.log.path(),
             self.offset_index.path(),
@@ -823,6 +832,19 @@ mod tests {
             all.extend_from_slice(&b);
         }
         (seg, all)
+    }
+
+    #[test]
+    fn a_deleted_segment_stays_readable_by_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seg, all) = filled(dir.path(), 0, 10, 300);
+        seg.release_files();
+        seg.delete_files().unwrap();
+        assert!(!dir.path().join(log_file_name(0)).exists());
+        match seg.read(0, all.len(), i64::MAX).unwrap() {
+            SegmentRead::Data(bytes) => assert_eq!(&bytes[..], &all[..]),
+            SegmentRead::Bounded | SegmentRead::Beyond => panic!("expected the batches"),
+        }
     }
 
     #[test]
