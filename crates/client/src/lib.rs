@@ -21,6 +21,7 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod metadata;
+pub mod partitioner;
 pub mod sasl;
 pub mod secret;
 pub mod tls;

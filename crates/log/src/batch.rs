@@ -351,6 +351,76 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, value: i64) {
     out.push(v as u8);
 }
 
+/// A varint length and the bytes, or -1 for null, as record fields are written.
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varint(out, -1),
+        Some(b) => {
+            put_varint(out, b.len() as i64);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// One record for [`encode_plain_batch`]. Headers are a list, not a map:
+/// Kafka allows one header name to repeat, and each copy is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainRecord<'a> {
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [(&'a [u8], Option<&'a [u8]>)],
+}
+
+/// Encodes `records` as one uncompressed v2 batch at base offset 0, with
+/// no producer id and CreateTime timestamps, as a plain producer sends
+/// it; `None` for no records. The leader assigns the real offsets.
+pub fn encode_plain_batch(records: &[PlainRecord<'_>]) -> Option<Vec<u8>> {
+    let first = records.first()?;
+    let base_timestamp = first.timestamp;
+    let max_timestamp = records
+        .iter()
+        .map(|r| r.timestamp)
+        .max()
+        .unwrap_or(base_timestamp);
+    let mut body = Vec::new();
+    let mut rec = Vec::new();
+    for (delta, r) in records.iter().enumerate() {
+        rec.clear();
+        rec.push(0u8); // record attributes
+        put_varint(&mut rec, r.timestamp - base_timestamp);
+        put_varint(&mut rec, delta as i64);
+        put_bytes(&mut rec, r.key);
+        put_bytes(&mut rec, r.value);
+        put_varint(&mut rec, r.headers.len() as i64);
+        for (name, value) in r.headers {
+            put_bytes(&mut rec, Some(name));
+            put_bytes(&mut rec, *value);
+        }
+        put_varint(&mut body, rec.len() as i64);
+        body.extend_from_slice(&rec);
+    }
+    let length = (HEADER_SIZE - LOG_OVERHEAD + body.len()) as i32;
+    let mut out = Vec::with_capacity(HEADER_SIZE + body.len());
+    out.extend_from_slice(&0i64.to_be_bytes()); // base offset
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    out.push(MAGIC_V2 as u8);
+    out.extend_from_slice(&0u32.to_be_bytes()); // CRC placeholder
+    out.extend_from_slice(&0i16.to_be_bytes()); // attributes
+    out.extend_from_slice(&((records.len() - 1) as i32).to_be_bytes());
+    out.extend_from_slice(&base_timestamp.to_be_bytes());
+    out.extend_from_slice(&max_timestamp.to_be_bytes());
+    out.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
+    out.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    out.extend_from_slice(&(records.len() as i32).to_be_bytes());
+    out.extend_from_slice(&body);
+    let crc = compute_crc(&out);
+    out[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Some(out)
+}
+
 /// Reads a zig-zag varint (up to 64 bits); returns the value and the bytes consumed.
 pub fn read_varint(bytes: &[u8]) -> Option<(i64, usize)> {
     let mut v: u64 = 0;
@@ -481,6 +551,47 @@ fn first_record_key_value(records: &[u8]) -> Option<KeyValueDelta> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_batch_decodes_and_keeps_repeated_headers() {
+        let headers: [(&[u8], Option<&[u8]>); 2] = [(b"h", Some(b"1")), (b"h", None)];
+        let records = [
+            PlainRecord {
+                timestamp: 1_000,
+                key: Some(b"k"),
+                value: Some(b"v1"),
+                headers: &headers,
+            },
+            PlainRecord {
+                timestamp: 900,
+                key: None,
+                value: None,
+                headers: &[],
+            },
+        ];
+        let batch = encode_plain_batch(&records).unwrap();
+        assert!(crc_matches(&batch));
+        let header = BatchHeader::parse(&batch).unwrap();
+        header.check_structure(batch.len()).unwrap();
+        assert_eq!((header.record_count, header.last_offset_delta), (2, 1));
+        assert_eq!(
+            (header.base_timestamp, header.max_timestamp),
+            (1_000, 1_000)
+        );
+        assert!(!header.has_producer_id());
+        let mut bytes = bytes::Bytes::from(batch.clone());
+        let decoded = kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes).unwrap();
+        let recs = decoded.records;
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].value.as_deref(), Some(&b"v1"[..]));
+        assert_eq!((recs[1].timestamp, recs[1].offset), (900, 1));
+        assert!(recs[1].key.is_none() && recs[1].value.is_none());
+        // Both copies of the repeated name are in the bytes: count 2, then
+        // "h" = "1" and "h" = null.
+        let want: &[u8] = &[4, 2, b'h', 2, b'1', 2, b'h', 1];
+        assert!(batch.windows(want.len()).any(|w| w == want));
+        assert!(encode_plain_batch(&[]).is_none());
+    }
     use bytes::BytesMut;
     use kafka_protocol::records::{
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,

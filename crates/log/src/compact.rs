@@ -18,7 +18,7 @@ use kafka_protocol::compression::{self, Compressor};
 use kafka_protocol::records::{Record, RecordBatchDecoder};
 
 use crate::aborted_txns::AbortedTxnRecord;
-use crate::batch::{BatchHeader, HEADER_SIZE, LOG_OVERHEAD, compute_crc, put_varint};
+use crate::batch::{BatchHeader, HEADER_SIZE, LOG_OVERHEAD, compute_crc, put_bytes, put_varint};
 use crate::checkpoint::write_atomically;
 use crate::error::LogError;
 use crate::segment::Segment;
@@ -317,16 +317,6 @@ pub(crate) fn rebuild_batch(
     let crc = compute_crc(&out);
     out[17..21].copy_from_slice(&crc.to_be_bytes());
     Ok(out)
-}
-
-fn put_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
-    match bytes {
-        None => put_varint(out, -1),
-        Some(b) => {
-            put_varint(out, b.len() as i64);
-            out.extend_from_slice(b);
-        }
-    }
 }
 
 fn compress(codec: i16, body: &[u8]) -> Result<Vec<u8>, String> {

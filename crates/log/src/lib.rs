@@ -30,7 +30,7 @@ mod segments;
 mod snapshot;
 
 pub use aborted_txns::AbortedTxn;
-pub use batch::{BatchHeader, HEADER_SIZE, split_and_verify};
+pub use batch::{BatchHeader, HEADER_SIZE, PlainRecord, encode_plain_batch, split_and_verify};
 pub use checkpoint::{sync_dir, sync_filesystem, write_atomically};
 pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};

@@ -7,6 +7,7 @@ mod clusters;
 mod configs;
 mod links;
 mod mirrors;
+mod records;
 mod topics;
 
 use axum::extract::{FromRequest, FromRequestParts};
@@ -35,7 +36,7 @@ pub struct PathOf<T>(pub T);
     info(
         title = "Strait Kafka REST v3",
         description = "Confluent's Kafka REST v3 API as Strait serves it: cluster, topics, \
-                       configs, partitions, cluster links and mirror topics."
+                       configs, partitions, records, cluster links and mirror topics."
     ),
     servers((url = "/kafka/v3"), (url = "/v3")),
     components(schemas(crate::error::ErrorBody))
@@ -50,6 +51,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(configs::routes())
         .merge(links::routes())
         .merge(mirrors::routes())
+        .merge(records::routes())
 }
 
 /// Takes the response of `$variant` out of a `ResponseKind`, or fails with a
