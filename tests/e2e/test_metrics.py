@@ -90,3 +90,40 @@ def test_mirror_metrics_match_the_cli(strait_factory, topic_name):
     assert value(samples, "strait_link_state", link="m", state="ACTIVE") == 1
     assert value(samples, "strait_link_mirrors", link="m", state="ACTIVE") == 1
     assert value(samples, "strait_partition_log_end_offset", topic=topic_name, partition="1") == 4
+
+
+def test_lag_seconds_of_a_paused_mirror_grows_with_wall_time(strait_factory, topic_name):
+    """The RPO figure: a paused mirror behind its source reports how old the
+    oldest record it lacks is, and that figure keeps growing while the
+    source's producer is stopped."""
+    import time
+
+    src = strait_factory()
+    dst, url = start_http(strait_factory)
+    kh.create_topic(src.bootstrap, topic_name, partitions=1)
+    kh.produce_all(src.bootstrap, topic_name, [b"x"] * 3, partition=0)
+    dst.cli("kafka-cluster-links", "--create", "--link", "m", "--config",
+            f"bootstrap.servers={src.bootstrap},metadata.max.age.ms=500").check()
+    dst.cli("kafka-mirrors", "--create", "--mirror-topic", topic_name, "--link", "m").check()
+    wait_caught_up(src, dst, topic_name, 1)
+    dst.cli("kafka-mirrors", "--pause", "--topics", topic_name).check()
+    produced_at = time.time()
+    kh.produce_all(src.bootstrap, topic_name, [b"y"] * 4, partition=0)
+    # The producer has stopped; the paused mirror lacks its 4 records.
+
+    labels = {"link": "m", "topic": topic_name, "partition": "0"}
+
+    def lagging():
+        s = scrape(url)
+        return (value(s, "strait_mirror_partition_lag", **labels) == 4
+                and value(s, "strait_mirror_partition_lag_seconds", **labels) > 0)
+    h.wait_until(lagging, T, what="the paused mirror to report its lag")
+    described = describe_mirrors(dst, "--topics", topic_name)[topic_name][1]
+    assert [p["lag"] for p in described] == [4]
+
+    first = value(scrape(url), "strait_mirror_partition_lag_seconds", **labels)
+    time.sleep(2.0)
+    second = value(scrape(url), "strait_mirror_partition_lag_seconds", **labels)
+    assert second - first >= 1.5, (first, second)
+    # It is the age of the oldest missing record, not more.
+    assert second <= time.time() - produced_at + 1.0, second

@@ -1378,6 +1378,9 @@ impl LinkEngine {
                         );
                         continue;
                     }
+                    if mirror.state() == MirrorState::Paused {
+                        self.observe_paused(&client, &mirror).await;
+                    }
                     if mirror.state() == MirrorState::Active {
                         let configs =
                             crate::sync::source_topic_configs(&client, &record.source_topic)
@@ -1408,6 +1411,7 @@ impl LinkEngine {
     }
 }
 
+mod paused_lag;
 #[cfg(test)]
 mod secrets_at_rest_tests;
 pub mod status;
