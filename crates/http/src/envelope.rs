@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 pub struct ResourceMetadata {
     #[serde(rename = "self")]
     pub self_url: String,
+    /// Left out when a resource has none (ACLs), as Confluent does.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,
 }
 

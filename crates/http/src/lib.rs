@@ -1,5 +1,6 @@
 //! Strait's HTTP front door: Confluent's Kafka REST v3 (cluster, topics,
-//! configs, partitions, cluster links and mirror topics) under `/kafka/v3`
+//! configs, partitions, records, consumer groups and lags, ACLs, cluster
+//! links and mirror topics) under `/kafka/v3`
 //! and `/v3`, its OpenAPI document, and the Prometheus metrics at
 //! `/metrics`, on the listeners of `confluent.http.server.listeners`.
 //!

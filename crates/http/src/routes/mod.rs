@@ -3,8 +3,11 @@
 //! through `utoipa_axum::routes!`, so the document lists exactly what is
 //! served.
 
+mod acls;
 mod clusters;
 mod configs;
+mod groups;
+mod lags;
 mod links;
 mod mirrors;
 mod records;
@@ -36,7 +39,8 @@ pub struct PathOf<T>(pub T);
     info(
         title = "Strait Kafka REST v3",
         description = "Confluent's Kafka REST v3 API as Strait serves it: cluster, topics, \
-                       configs, partitions, records, cluster links and mirror topics."
+                       configs, partitions, records, consumer groups and lags, ACLs, \
+                       cluster links and mirror topics."
     ),
     servers((url = "/kafka/v3"), (url = "/v3")),
     components(schemas(crate::error::ErrorBody))
@@ -52,6 +56,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(links::routes())
         .merge(mirrors::routes())
         .merge(records::routes())
+        .merge(groups::routes())
+        .merge(lags::routes())
+        .merge(acls::routes())
 }
 
 /// Takes the response of `$variant` out of a `ResponseKind`, or fails with a
