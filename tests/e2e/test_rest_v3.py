@@ -377,7 +377,9 @@ def test_openapi_document_lists_what_is_served(rest):
     paths = doc["paths"]
     for p in ("/clusters", "/clusters/{cluster_id}/topics",
               "/clusters/{cluster_id}/links/{link_name}/mirrors:promote",
-              "/clusters/{cluster_id}/links/{link_name}/configs:alter"):
+              "/clusters/{cluster_id}/links/{link_name}/configs:alter",
+              "/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lag-summary",
+              "/clusters/{cluster_id}/acls:batch"):
         assert p in paths, sorted(paths)
     states = doc["components"]["schemas"]["MirrorTopicStatus"]["enum"]
     assert set(states) >= {"ACTIVE", "PAUSED", "STOPPED", "PENDING_STOPPED", "FAILED",
