@@ -101,6 +101,15 @@ pub async fn admin(broker: &Arc<Broker>, caller: &Caller, request: AdminRequest)
     crate::handlers::links::answer(broker, &session, request).await
 }
 
+/// Whether `caller` may make `request`, by the very check its handler's
+/// gate makes (DESCRIBE or ALTER on the cluster; no authorizer allows
+/// everything), for front doors that show what the request would read.
+pub fn admin_allowed(broker: &Broker, caller: &Caller, request: &AdminRequest) -> bool {
+    let session =
+        crate::authz::Session::new(caller.principal.clone(), caller.peer.ip().to_string());
+    crate::authz::admin::check(broker.authorizer.as_ref(), &session, request).is_none()
+}
+
 /// Checks user names and passwords against the broker's PLAIN users (of
 /// any SASL listener with PLAIN) and SCRAM credentials (either mechanism).
 ///

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, NestedPath};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, NestedPath};
 use axum::http::header::{AUTHORIZATION, HOST};
 use axum::http::request::Parts;
 use base64::Engine;
@@ -60,10 +60,15 @@ impl RestCall {
     }
 }
 
-impl FromRequestParts<AppState> for RestCall {
+impl<S> FromRequestParts<S> for RestCall
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
     type Rejection = RestError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, RestError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, RestError> {
+        let state = &AppState::from_ref(state);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

@@ -1,8 +1,8 @@
 //! Strait's HTTP front door: Confluent's Kafka REST v3 (cluster, topics,
 //! configs, partitions, records, consumer groups and lags, ACLs, cluster
-//! links and mirror topics) under `/kafka/v3`
-//! and `/v3`, its OpenAPI document, and the Prometheus metrics at
-//! `/metrics`, on the listeners of `confluent.http.server.listeners`.
+//! links and mirror topics) under `/kafka/v3` and `/v3`, its OpenAPI
+//! document, the Prometheus metrics at `/metrics`, and the live link page
+//! at `/` (`live`), on the listeners of `confluent.http.server.listeners`.
 //!
 //! It owns HTTP: routing, HTTP Basic authentication, JSON shapes, status
 //! codes and the mapping of Kafka error codes to REST errors. Every
@@ -14,6 +14,7 @@
 mod caller;
 mod envelope;
 mod error;
+pub mod live;
 mod routes;
 
 use std::net::SocketAddr;
@@ -43,8 +44,9 @@ pub enum HttpError {
 }
 
 /// The whole HTTP application: REST v3 under both base paths, the OpenAPI
-/// document, and JSON 404s for everything else.
-pub fn app(broker: Arc<Broker>) -> axum::Router {
+/// document, the metrics, the live page drawing its lag charts from
+/// `history`, and JSON 404s for everything else.
+pub fn app(broker: Arc<Broker>, history: Arc<live::sampler::LagHistory>) -> axum::Router {
     let (api, doc) = routes::api().split_for_parts();
     // The document never changes: encoded once, served as bytes.
     let doc = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
@@ -66,8 +68,10 @@ pub fn app(broker: Arc<Broker>) -> axum::Router {
         broker,
         passwords: Arc::default(),
     };
+    let live = live::routes(state.clone(), history);
     let api = api.with_state(state);
     axum::Router::new()
+        .merge(live)
         .route("/metrics", axum::routing::get(metrics))
         .route(
             "/kafka/v3/openapi.json",
@@ -102,7 +106,8 @@ pub async fn serve(
     broker: Arc<Broker>,
     listeners: &[HttpListener],
 ) -> Result<Vec<SocketAddr>, HttpError> {
-    let app = app(broker);
+    let history = live::start_sampler(broker.clone());
+    let app = app(broker, history);
     let mut bound = Vec::new();
     for l in listeners {
         let host = if l.host.is_empty() {

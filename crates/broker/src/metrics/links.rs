@@ -245,10 +245,13 @@ mod tests {
             name: "dr".into(),
             state: "ACTIVE",
             source_available: true,
+            source_cluster_id: Some("src".into()),
+            bootstrap_servers: Some("h:1".into()),
             tasks: vec![TaskStatus {
                 task: "ConsumerOffsetSync".into(),
                 state: "IN_ERROR",
                 last_error_ms: Some(1_700_000_000_500),
+                last_error: Some("offsets refused".into()),
             }],
             fetched_bytes: 4096,
             fetched_records: 40,
@@ -257,6 +260,8 @@ mod tests {
             link: "dr".into(),
             topic: topic.into(),
             state,
+            source_topic: topic.into(),
+            reason: None,
             fetched_bytes: 2048,
             fetched_records: 20,
             partitions: lags

@@ -293,6 +293,8 @@ mod tests {
                 name: "dr".into(),
                 state: "PAUSED",
                 source_available: false,
+                source_cluster_id: None,
+                bootstrap_servers: None,
                 tasks: Vec::new(),
                 fetched_bytes: 0,
                 fetched_records: 0,
@@ -301,6 +303,8 @@ mod tests {
                 link: "dr".into(),
                 topic: "m".into(),
                 state: "LINK_PAUSED",
+                source_topic: "m".into(),
+                reason: None,
                 fetched_bytes: 0,
                 fetched_records: 0,
                 partitions: vec![PartitionLag {

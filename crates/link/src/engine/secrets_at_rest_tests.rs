@@ -19,7 +19,7 @@ use crate::{LinkEngine, config};
 const PASSWORD: &str = "pa55-w0rd-at-rest";
 
 /// A cluster with a metadata store and nothing else.
-struct StoreOnly(Arc<dyn MetadataStore>);
+pub(super) struct StoreOnly(pub(super) Arc<dyn MetadataStore>);
 
 impl LocalCluster for StoreOnly {
     fn cluster_id(&self) -> String {
@@ -71,7 +71,7 @@ impl LocalCluster for StoreOnly {
     }
 }
 
-fn key() -> Arc<LinkSecretKey> {
+pub(super) fn key() -> Arc<LinkSecretKey> {
     Arc::new(LinkSecretKey::from_bytes(&[42u8; 32]).unwrap())
 }
 

@@ -1,6 +1,7 @@
-//! Read-only figures of the link engine for the broker's metrics: each
-//! link's state, source availability, sync tasks and fetched traffic, and
-//! each mirror's state, traffic and per-partition lag. Plain data, copied
+//! Read-only figures of the link engine for the broker's metrics and the
+//! HTTP live page: each link's state, source, source availability, sync
+//! tasks (with their last error) and fetched traffic, and each mirror's
+//! state, source topic, traffic and per-partition lag. Plain data, copied
 //! out under the engine's locks and read afterwards; it must never change
 //! a link or a mirror.
 
@@ -23,6 +24,8 @@ pub struct TaskStatus {
     pub state: &'static str,
     /// Wall-clock ms of the task's last failure.
     pub last_error_ms: Option<i64>,
+    /// What the last failure said (never a secret: the engine's own text).
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +34,10 @@ pub struct LinkStatus {
     /// One of [`LINK_STATES`].
     pub state: &'static str,
     pub source_available: bool,
+    /// The source cluster's id, learnt or given at creation.
+    pub source_cluster_id: Option<String>,
+    /// The link's `bootstrap.servers`, as set.
+    pub bootstrap_servers: Option<String>,
     pub tasks: Vec<TaskStatus>,
     pub fetched_bytes: u64,
     pub fetched_records: u64,
@@ -42,6 +49,9 @@ pub struct MirrorStatus {
     pub topic: String,
     /// One of [`crate::MIRROR_STATES`], as `kafka-mirrors --describe` shows it.
     pub state: &'static str,
+    pub source_topic: String,
+    /// Why the mirror failed or stopped, when it says.
+    pub reason: Option<String>,
     pub fetched_bytes: u64,
     pub fetched_records: u64,
     /// Per partition; empty for a STOPPED mirror (a normal topic now).
@@ -68,17 +78,21 @@ impl LinkEngine {
         links
             .iter()
             .map(|l| {
-                let paused = l.settings().paused;
+                let settings = l.settings();
+                let paused = settings.paused;
                 LinkStatus {
                     name: l.name(),
                     state: link_state(paused),
                     source_available: l.available(),
+                    source_cluster_id: l.record().source_cluster_id,
+                    bootstrap_servers: settings.raw.get("bootstrap.servers").cloned(),
                     tasks: lock(&l.tasks)
                         .values()
                         .map(|t| TaskStatus {
                             task: t.task.clone(),
                             state: task_state(&t.state, paused),
                             last_error_ms: t.last_error_ms,
+                            last_error: t.last_error.clone(),
                         })
                         .collect(),
                     fetched_bytes: l.traffic().bytes(),
@@ -109,6 +123,8 @@ impl LinkEngine {
                     fetched_bytes: m.traffic.bytes(),
                     fetched_records: m.traffic.records(),
                     partitions,
+                    source_topic: record.source_topic,
+                    reason: record.reason,
                     link: record.link,
                     topic: record.topic,
                 }
@@ -119,7 +135,42 @@ impl LinkEngine {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use strait_metadata::{EmbeddedStore, LinkRecord, MetadataStore};
+
     use super::task_state;
+    use crate::LinkEngine;
+    use crate::engine::secrets_at_rest_tests::{StoreOnly, key};
+
+    #[tokio::test]
+    async fn a_link_shows_its_source_and_its_tasks_last_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn MetadataStore> =
+            Arc::new(EmbeddedStore::open(&dir.path().join("meta.redb")).unwrap());
+        store
+            .create_link(LinkRecord {
+                name: "dr".into(),
+                id: uuid::Uuid::new_v4(),
+                source_cluster_id: Some("source-id".into()),
+                configs: [("bootstrap.servers".to_string(), "127.0.0.1:1".to_string())].into(),
+                created_ms: 0,
+            })
+            .unwrap();
+        let engine = LinkEngine::start(Arc::new(StoreOnly(store)), key());
+        let link = engine.link("dr").unwrap();
+        link.report_task("AclSync", Err("the source refused".into()));
+        let statuses = engine.link_statuses();
+        let status = statuses.iter().find(|l| l.name == "dr").unwrap();
+        assert_eq!(status.source_cluster_id.as_deref(), Some("source-id"));
+        assert_eq!(status.bootstrap_servers.as_deref(), Some("127.0.0.1:1"));
+        let task = status.tasks.iter().find(|t| t.task == "AclSync").unwrap();
+        assert_eq!(
+            (task.state, task.last_error.as_deref()),
+            ("IN_ERROR", Some("the source refused"))
+        );
+        assert!(task.last_error_ms.is_some());
+    }
 
     #[test]
     fn task_states_follow_the_listing() {
