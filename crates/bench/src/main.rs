@@ -14,6 +14,7 @@
 
 mod admin;
 mod broker_bench;
+mod http_bench;
 mod kafka;
 mod link_bench;
 mod report;
@@ -58,6 +59,36 @@ enum Command {
     Broker(BrokerArgs),
     /// Cluster-link catch-up and lag, beside a consume-and-produce pipeline.
     Link(LinkArgs),
+    /// The HTTP front door: a /metrics scrape of many partitions, produce
+    /// while scraping, and REST produce, beside librdkafka's produce.
+    Http(HttpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Partitions of the topic the scrape is timed with.
+    #[arg(long, default_value_t = 10_000)]
+    scale_partitions: i32,
+    /// Scrapes timed.
+    #[arg(long, default_value_t = 20)]
+    scrapes: u32,
+    /// Records per librdkafka produce run.
+    #[arg(long, default_value_t = 1_500_000)]
+    records: u64,
+    /// Produce runs of each kind (with and without the scraper), alternating.
+    #[arg(long, default_value_t = 5)]
+    runs: u32,
+    /// How often the scraper polls /metrics during its produce runs.
+    #[arg(long, default_value_t = 500)]
+    scrape_interval_ms: u64,
+    /// Records produced through REST.
+    #[arg(long, default_value_t = 50_000)]
+    rest_records: u64,
+    /// Records per REST request body.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    rest_batch: u64,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 /// Settings shared by both benchmarks.
@@ -180,6 +211,7 @@ fn main() -> Result<()> {
     let result = match &cli.command {
         Command::Broker(args) => broker_bench::run(&bin_dir, work.path(), args),
         Command::Link(args) => link_bench::run(&bin_dir, work.path(), args),
+        Command::Http(args) => http_bench::run(&bin_dir, work.path(), args),
     };
     if cli.keep_data {
         let kept = work.keep();
