@@ -3,6 +3,7 @@
 //! Confluent resource names (`crn:///kafka=<id>/topic=<name>`). Must never
 //! hold an operation.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -43,6 +44,21 @@ impl Related {
     pub fn to(url: String) -> Self {
         Related { related: url }
     }
+}
+
+/// Characters escaped in one path segment of a `self` or `related` URL:
+/// everything but RFC 3986's unreserved set, so a group id or a KIP-848
+/// member id (standard base64, which may hold `/` and `+`) stays one
+/// segment and comes back whole through the path extractor.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `name` as one URL path segment.
+pub fn segment(name: &str) -> String {
+    utf8_percent_encode(name, SEGMENT).to_string()
 }
 
 /// Confluent's resource name: `crn:///kafka=<cluster>` then `/<type>=<name>`
@@ -132,5 +148,13 @@ mod tests {
             super::crn("abc", &[("topic", "t1"), ("partition", "0")]),
             "crn:///kafka=abc/topic=t1/partition=0"
         );
+    }
+
+    #[test]
+    fn a_segment_keeps_slashes_and_plus_signs_inside() {
+        // librdkafka's KIP-848 member ids are standard base64.
+        assert_eq!(super::segment("aB3+/x=="), "aB3%2B%2Fx%3D%3D");
+        assert_eq!(super::segment("group-1.a_b~"), "group-1.a_b~");
+        assert_eq!(super::segment("g p"), "g%20p");
     }
 }

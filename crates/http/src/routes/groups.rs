@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 
 use super::{PathOf, expect_response};
 use crate::caller::RestCall;
-use crate::envelope::{ListMetadata, Related, ResourceMetadata, crn, list_type};
+use crate::envelope::{ListMetadata, Related, ResourceMetadata, crn, list_type, segment};
 use crate::error::ErrorBody;
 use crate::{AppState, RestError};
 
@@ -325,7 +325,7 @@ async fn group_or(rc: &RestCall, id: &str, message: &str) -> Result<Group, RestE
 }
 
 pub fn group_url(rc: &RestCall, id: &str) -> String {
-    format!("{}/consumer-groups/{id}", rc.cluster_url)
+    format!("{}/consumer-groups/{}", rc.cluster_url, segment(id))
 }
 
 fn group_data(rc: &RestCall, g: &Group) -> ConsumerGroupData {
@@ -350,7 +350,11 @@ fn group_data(rc: &RestCall, g: &Group) -> ConsumerGroupData {
 }
 
 fn consumer_data(rc: &RestCall, group: &str, m: &Member) -> ConsumerData {
-    let url = format!("{}/consumers/{}", group_url(rc, group), m.consumer_id);
+    let url = format!(
+        "{}/consumers/{}",
+        group_url(rc, group),
+        segment(&m.consumer_id)
+    );
     ConsumerData {
         kind: "KafkaConsumer".into(),
         metadata: ResourceMetadata {
@@ -382,7 +386,8 @@ fn assignment_data(
         kind: "KafkaConsumerAssignment".into(),
         metadata: ResourceMetadata {
             self_url: format!(
-                "{group_url}/consumers/{consumer}/assignments/{topic}/partitions/{p}"
+                "{group_url}/consumers/{}/assignments/{topic}/partitions/{p}",
+                segment(consumer)
             ),
             resource_name: Some(crn(
                 &rc.cluster_id,
@@ -527,8 +532,9 @@ async fn list_assignments(
     Ok(Json(ConsumerAssignmentDataList {
         kind: "KafkaConsumerAssignmentList".into(),
         metadata: ListMetadata::of(format!(
-            "{}/consumers/{consumer}/assignments",
-            group_url(&rc, &group)
+            "{}/consumers/{}/assignments",
+            group_url(&rc, &group),
+            segment(&consumer)
         )),
         data,
     }))

@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 use super::groups::{self, Group, group_url};
 use super::{PathOf, expect_response};
 use crate::caller::RestCall;
-use crate::envelope::{ListMetadata, Related, ResourceMetadata, crn, list_type};
+use crate::envelope::{ListMetadata, Related, ResourceMetadata, crn, list_type, segment};
 use crate::error::ErrorBody;
 use crate::{AppState, RestError};
 
@@ -277,7 +277,7 @@ async fn get_lag_summary(
         max_lag_partition_id: max.partition,
         max_lag: max.lag(),
         total_lag: total,
-        max_lag_consumer: Related::to(format!("{url}/consumers/{}", max.consumer_id)),
+        max_lag_consumer: Related::to(format!("{url}/consumers/{}", segment(&max.consumer_id))),
         max_lag_partition: Related::to(format!(
             "{}/topics/{}/partitions/{}",
             rc.cluster_url, max.topic, max.partition
