@@ -45,6 +45,8 @@ pub struct HttpListener {
     pub host: String,
     /// 0 = ephemeral.
     pub port: u16,
+    /// The TLS settings of an `https://` listener; `None` for `http://`.
+    pub tls: Option<SslSettings>,
 }
 
 /// Parsed `server.properties`.
@@ -214,25 +216,35 @@ pub fn parse_listeners(key: &str, value: &str) -> Result<Vec<Listener>, ConfigEr
     Ok(out)
 }
 
-/// `http://host:port[,...]`. `https://` is refused until the HTTP listener
-/// serves TLS.
-fn parse_http_listeners(value: &str) -> Result<Vec<HttpListener>, ConfigError> {
+/// `http://host:port` or `https://host:port`, comma-separated. Every
+/// `https://` listener shares one set of TLS settings
+/// (`security::parse_http_ssl`), read only when one is configured.
+fn parse_http_listeners(
+    value: &str,
+    props: &BTreeMap<String, String>,
+) -> Result<Vec<HttpListener>, ConfigError> {
     const KEY: &str = "confluent.http.server.listeners";
     let mut out = Vec::new();
+    let mut tls: Option<SslSettings> = None;
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if item.starts_with("https://") {
+        let (rest, secure) = if let Some(rest) = item.strip_prefix("http://") {
+            (rest, false)
+        } else if let Some(rest) = item.strip_prefix("https://") {
+            (rest, true)
+        } else {
             return Err(invalid(
                 KEY,
                 value,
-                "https listeners are not served yet; use http://",
+                format!("'{item}' is not http://host:port or https://host:port"),
             ));
-        }
-        let Some(rest) = item.strip_prefix("http://") else {
-            return Err(invalid(
-                KEY,
-                value,
-                format!("'{item}' is not http://host:port"),
-            ));
+        };
+        let listener_tls = if secure {
+            if tls.is_none() {
+                tls = Some(security::parse_http_ssl(props)?);
+            }
+            tls.clone()
+        } else {
+            None
         };
         let rest = rest.trim_end_matches('/');
         let Some((host, port)) = rest.rsplit_once(':') else {
@@ -251,7 +263,11 @@ fn parse_http_listeners(value: &str) -> Result<Vec<HttpListener>, ConfigError> {
         {
             return Err(invalid(KEY, value, format!("'{item}' is repeated")));
         }
-        out.push(HttpListener { host, port });
+        out.push(HttpListener {
+            host,
+            port,
+            tls: listener_tls,
+        });
     }
     if out.is_empty() {
         return Err(invalid(KEY, value, "no listener given"));
@@ -376,7 +392,7 @@ impl BrokerConfig {
             }
         }
         let http_listeners = match get("confluent.http.server.listeners") {
-            Some(v) => parse_http_listeners(v)?,
+            Some(v) => parse_http_listeners(v, &props)?,
             None => Vec::new(),
         };
         // authorizer.class.name, super.users, allow.everyone.if.no.acl.found.
@@ -443,6 +459,70 @@ mod tests {
         assert_eq!(c.metrics_partition_series_max, 10_000);
         let c = cfg("strait.metrics.partition.series.max=0").unwrap();
         assert_eq!(c.metrics_partition_series_max, 0);
+    }
+
+    #[test]
+    fn https_listeners_read_the_http_keys_then_the_brokers() {
+        let c = cfg(
+            "confluent.http.server.listeners=http://127.0.0.1:0,https://127.0.0.1:0\n\
+                     ssl.keystore.location=/broker.pem\n\
+                     confluent.http.server.ssl.truststore.location=/ca.pem\n\
+                     confluent.http.server.ssl.client.authentication=REQUIRED\n",
+        )
+        .unwrap();
+        assert_eq!(c.http_listeners.len(), 2);
+        assert!(c.http_listeners[0].tls.is_none());
+        let tls = c.http_listeners[1].tls.as_ref().unwrap();
+        assert_eq!(tls.keystore, KeyStore::File("/broker.pem".into()));
+        assert_eq!(tls.truststore, Some(TrustStore::File("/ca.pem".into())));
+        assert_eq!(tls.client_auth, ClientAuth::Required);
+
+        // The HTTP key wins over the broker's; `ssl.client.auth=true` is
+        // Confluent REST's REQUIRED; the broker's ssl.client.auth applies
+        // when neither HTTP key is set.
+        let c = cfg("confluent.http.server.listeners=https://127.0.0.1:0\n\
+                     ssl.keystore.location=/broker.pem\n\
+                     confluent.http.server.ssl.keystore.location=/http.pem\n\
+                     ssl.truststore.location=/ca.pem\n\
+                     confluent.http.server.ssl.client.auth=true\n")
+        .unwrap();
+        let tls = c.http_listeners[0].tls.as_ref().unwrap();
+        assert_eq!(tls.keystore, KeyStore::File("/http.pem".into()));
+        assert_eq!(tls.client_auth, ClientAuth::Required);
+        let c = cfg("confluent.http.server.listeners=https://127.0.0.1:0\n\
+                     ssl.keystore.location=/broker.pem\n\
+                     ssl.truststore.location=/ca.pem\nssl.client.auth=requested\n")
+        .unwrap();
+        assert_eq!(
+            c.http_listeners[0].tls.as_ref().unwrap().client_auth,
+            ClientAuth::Requested
+        );
+    }
+
+    #[test]
+    fn https_listeners_refuse_what_cannot_work() {
+        let no_store = cfg("confluent.http.server.listeners=https://127.0.0.1:0")
+            .unwrap_err()
+            .to_string();
+        assert!(no_store.contains("no key store"), "{no_store}");
+        let no_trust = cfg("confluent.http.server.listeners=https://127.0.0.1:0\n\
+                            ssl.keystore.location=/k.pem\n\
+                            confluent.http.server.ssl.client.authentication=REQUIRED\n")
+        .unwrap_err()
+        .to_string();
+        assert!(no_trust.contains("needs a trust store"), "{no_trust}");
+        let bad = cfg("confluent.http.server.listeners=https://127.0.0.1:0\n\
+                       ssl.keystore.location=/k.pem\n\
+                       confluent.http.server.ssl.client.authentication=maybe\n")
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.contains("confluent.http.server.ssl.client.authentication"),
+            "{bad}"
+        );
+        assert!(cfg("confluent.http.server.listeners=ftp://127.0.0.1:0").is_err());
+        // An http:// listener alone reads no TLS key.
+        assert!(cfg("confluent.http.server.listeners=http://127.0.0.1:0").is_ok());
     }
 
     #[test]

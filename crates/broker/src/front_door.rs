@@ -4,9 +4,10 @@
 //! authorization gate, that the same request from a Kafka connection runs
 //! through: one implementation of every operation, two front doors.
 //!
-//! It owns turning a caller into a connection context and checking a user
-//! name and password against the broker's PLAIN and SCRAM users. It must
-//! never implement an operation itself.
+//! It owns turning a caller into a connection context, checking a user
+//! name and password against the broker's PLAIN and SCRAM users, and
+//! lending the Kafka listeners' TLS (acceptor and mTLS principal) to
+//! `https://` front doors. It must never implement an operation itself.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +24,21 @@ pub use crate::handlers::links::AdminAnswer;
 use crate::server::ConnectionContext;
 use crate::state::Broker;
 use crate::{SecurityProtocol, config::SaslMechanism};
+
+/// The TLS acceptor of an `https://` front door, built exactly as a Kafka
+/// SSL listener's is (PEM stores, encrypted keys, client authentication).
+pub fn tls_acceptor(
+    name: &str,
+    ssl: &crate::config::SslSettings,
+) -> Result<tokio_rustls::TlsAcceptor, crate::BrokerError> {
+    crate::auth::tls::acceptor(name, ssl).map_err(crate::BrokerError::Tls)
+}
+
+/// Kafka's mTLS principal of a TLS connection (`User:<subject DN>`, RFC
+/// 2253), if the peer presented a certificate the trust store vouched for.
+pub fn tls_principal(conn: &tokio_rustls::rustls::ServerConnection) -> Option<String> {
+    crate::auth::tls::peer_principal(conn)
+}
 
 /// Who makes a call: a Kafka principal (`User:alice`, `User:ANONYMOUS`) and
 /// the address the call came from.

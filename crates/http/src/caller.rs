@@ -1,7 +1,9 @@
 //! Who makes an HTTP call, and where its resources live: HTTP Basic checked
-//! against the broker's PLAIN and SCRAM users (`User:<name>`), no
-//! credentials at all as `User:ANONYMOUS`, and the base URL that
-//! `metadata.self` links start with. Must never log a password.
+//! against the broker's PLAIN and SCRAM users (`User:<name>`); without an
+//! `Authorization` header, the client certificate of an `https://`
+//! connection (`User:<subject DN>`, as on a Kafka SSL listener); with
+//! neither, `User:ANONYMOUS`; and the base URL that `metadata.self` links
+//! start with. Must never log a password.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use strait_broker::Broker;
 use strait_broker::front_door::{self, AdminAnswer, Caller};
 use strait_protocol::admin::AdminRequest;
 
+use crate::https::TlsPeer;
 use crate::{AppState, RestError};
 
 /// One REST call: the broker, the authenticated caller, the base URL of
@@ -74,13 +77,23 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let principal = match parts.headers.get(AUTHORIZATION) {
-            None => "User:ANONYMOUS".to_string(),
-            Some(value) => {
+        let tls = parts.extensions.get::<TlsPeer>();
+        // Credentials a caller sends are checked and win; a certificate
+        // speaks for a caller that sends none.
+        let principal = match (parts.headers.get(AUTHORIZATION), tls) {
+            (Some(value), _) => {
                 let user = basic_user(value.as_bytes(), state).await?;
                 format!("User:{user}")
             }
+            (
+                None,
+                Some(TlsPeer {
+                    principal: Some(principal),
+                }),
+            ) => principal.clone(),
+            (None, _) => "User:ANONYMOUS".to_string(),
         };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let host = parts
             .headers
             .get(HOST)
@@ -92,7 +105,7 @@ where
             .get::<NestedPath>()
             .map(|p| p.as_str().trim_end_matches('/').to_string())
             .unwrap_or_default();
-        let base = format!("http://{host}{prefix}");
+        let base = format!("{scheme}://{host}{prefix}");
         let cluster_id = state.broker.cluster_id();
         Ok(RestCall {
             broker: state.broker.clone(),

@@ -2,7 +2,8 @@
 //! configs, partitions, records, consumer groups and lags, ACLs, cluster
 //! links and mirror topics) under `/kafka/v3` and `/v3`, its OpenAPI
 //! document, the Prometheus metrics at `/metrics`, and the live link page
-//! at `/` (`live`), on the listeners of `confluent.http.server.listeners`.
+//! at `/` (`live`), on the `http://` and `https://` listeners of
+//! `confluent.http.server.listeners`.
 //!
 //! It owns HTTP: routing, HTTP Basic authentication, JSON shapes, status
 //! codes and the mapping of Kafka error codes to REST errors. Every
@@ -14,6 +15,7 @@
 mod caller;
 mod envelope;
 mod error;
+mod https;
 pub mod live;
 mod routes;
 
@@ -41,6 +43,26 @@ pub enum HttpError {
         addr: String,
         source: std::io::Error,
     },
+    /// The key store, trust store or TLS settings of an `https://`
+    /// listener are not usable.
+    #[error("HTTPS listener {addr}: {source}")]
+    Tls {
+        addr: String,
+        source: strait_broker::BrokerError,
+    },
+}
+
+/// One bound listener: its URL scheme and address.
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub scheme: &'static str,
+    pub addr: SocketAddr,
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.addr)
+    }
 }
 
 /// The whole HTTP application: REST v3 under both base paths, the OpenAPI
@@ -101,15 +123,30 @@ async fn metrics_text(broker: Arc<Broker>) -> axum::response::Response {
 }
 
 /// Binds every HTTP listener and serves the application on each until the
-/// process ends. Returns the bound addresses.
+/// process ends. Returns the bound listeners. Every TLS setting is checked
+/// (files read, keys decrypted) before any listener is bound.
 pub async fn serve(
     broker: Arc<Broker>,
     listeners: &[HttpListener],
-) -> Result<Vec<SocketAddr>, HttpError> {
+) -> Result<Vec<Bound>, HttpError> {
+    let mut acceptors = Vec::with_capacity(listeners.len());
+    for l in listeners {
+        acceptors.push(match &l.tls {
+            None => None,
+            Some(ssl) => Some(
+                strait_broker::front_door::tls_acceptor("https", ssl).map_err(|source| {
+                    HttpError::Tls {
+                        addr: format!("{}:{}", l.host, l.port),
+                        source,
+                    }
+                })?,
+            ),
+        });
+    }
     let history = live::start_sampler(broker.clone());
     let app = app(broker, history);
     let mut bound = Vec::new();
-    for l in listeners {
+    for (l, acceptor) in listeners.iter().zip(acceptors) {
         let host = if l.host.is_empty() {
             "0.0.0.0"
         } else {
@@ -126,7 +163,18 @@ pub async fn serve(
             addr: addr.clone(),
             source,
         })?;
-        bound.push(local);
+        if let Some(acceptor) = acceptor {
+            bound.push(Bound {
+                scheme: "https",
+                addr: local,
+            });
+            tokio::spawn(https::serve(listener, acceptor, app.clone()));
+            continue;
+        }
+        bound.push(Bound {
+            scheme: "http",
+            addr: local,
+        });
         let service = app
             .clone()
             .into_make_service_with_connect_info::<SocketAddr>();

@@ -74,9 +74,9 @@ fn run_server(config: PathBuf) -> anyhow::Result<()> {
         let http = config.http_listeners.clone();
         let broker = strait_broker::start(config).await?;
         if !http.is_empty() {
-            for addr in strait_http::serve(broker.clone(), &http).await? {
-                tracing::info!("HTTP listening on http://{addr}");
-                println!("Strait HTTP listening: http://{addr}");
+            for bound in strait_http::serve(broker.clone(), &http).await? {
+                tracing::info!("HTTP listening on {bound}");
+                println!("Strait HTTP listening: {bound}");
             }
         }
         strait_broker::run_until_signal(broker).await?;

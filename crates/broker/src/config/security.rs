@@ -231,6 +231,7 @@ pub fn is_sensitive(key: &str) -> bool {
 /// unknown).
 pub fn is_security_key(key: &str) -> bool {
     key.starts_with("ssl.")
+        || key.starts_with("confluent.http.server.ssl.")
         || key.starts_with("sasl.")
         || key.starts_with("listener.name.")
         || key.ends_with(".sasl.jaas.config")
@@ -337,9 +338,84 @@ fn parse_super_users(value: &str) -> Result<Vec<String>, ConfigError> {
     Ok(out)
 }
 
+/// `ssl.client.auth` of a Kafka listener. KIP-684: on SASL_SSL listeners
+/// only a listener-prefixed value applies; the broker-wide one is for SSL
+/// listeners.
+fn kafka_client_auth(
+    lp: &ListenerProps<'_>,
+    protocol: SecurityProtocol,
+) -> Result<ClientAuth, ConfigError> {
+    let value = if protocol == SecurityProtocol::SaslSsl {
+        lp.own("ssl.client.auth")
+    } else {
+        lp.get("ssl.client.auth")
+    };
+    match value {
+        None => Ok(ClientAuth::None),
+        Some((k, v)) => client_auth_named(&k, v),
+    }
+}
+
+/// `required`, `requested` or `none`, in any case.
+fn client_auth_named(key: &str, value: &str) -> Result<ClientAuth, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "none" | "" => Ok(ClientAuth::None),
+        "requested" => Ok(ClientAuth::Requested),
+        "required" => Ok(ClientAuth::Required),
+        _ => Err(invalid(
+            key,
+            value,
+            "must be one of required, requested, none",
+        )),
+    }
+}
+
+/// The prefix of the HTTP front door's own keys, as Confluent Server names
+/// them (`confluent.http.server.ssl.keystore.location`, ...).
+pub const HTTP_SERVER_PREFIX: &str = "confluent.http.server.";
+
+/// TLS settings of the `https://` listeners of
+/// `confluent.http.server.listeners`. Each `ssl.*` key is read as
+/// `confluent.http.server.ssl.*` first, then as the broker's own `ssl.*`,
+/// so one key store can serve both front doors. Client certificates follow
+/// `confluent.http.server.ssl.client.authentication` (NONE, REQUESTED,
+/// REQUIRED), else `confluent.http.server.ssl.client.auth` (`true` is
+/// REQUIRED, as in Confluent's REST server), else the broker's
+/// `ssl.client.auth`.
+pub fn parse_http_ssl(props: &BTreeMap<String, String>) -> Result<SslSettings, ConfigError> {
+    let lp = ListenerProps {
+        props,
+        prefix: HTTP_SERVER_PREFIX.to_string(),
+    };
+    let listener = ListenerSecurity {
+        name: "https".to_string(),
+        protocol: SecurityProtocol::Ssl,
+        ssl: None,
+        sasl: None,
+    };
+    let client_auth = match (
+        lp.own("ssl.client.authentication"),
+        lp.own("ssl.client.auth"),
+    ) {
+        (Some((k, v)), _) => client_auth_named(&k, v)?,
+        (None, Some((k, v))) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" => ClientAuth::Required,
+            "false" => ClientAuth::None,
+            _ => client_auth_named(&k, v)
+                .map_err(|_| invalid(&k, v, "must be true, false, required, requested or none"))?,
+        },
+        (None, None) => match props.get("ssl.client.auth") {
+            None => ClientAuth::None,
+            Some(v) => client_auth_named("ssl.client.auth", v)?,
+        },
+    };
+    parse_ssl(&lp, &listener, client_auth)
+}
+
 fn parse_ssl(
     lp: &ListenerProps<'_>,
     listener: &ListenerSecurity,
+    client_auth: ClientAuth,
 ) -> Result<SslSettings, ConfigError> {
     let name = &listener.name;
     for (key, default) in [("ssl.keystore.type", "PEM"), ("ssl.truststore.type", "PEM")] {
@@ -408,22 +484,6 @@ fn parse_ssl(
         (Some((_, path)), None) => Some(TrustStore::File(PathBuf::from(path.trim()))),
         (None, Some((_, certs))) => Some(TrustStore::Inline(Secret::new(certs))),
         (None, None) => None,
-    };
-    // KIP-684: on SASL_SSL listeners only a listener-prefixed
-    // ssl.client.auth applies; the broker-wide one is for SSL listeners.
-    let client_auth_value = if listener.protocol == SecurityProtocol::SaslSsl {
-        lp.own("ssl.client.auth")
-    } else {
-        lp.get("ssl.client.auth")
-    };
-    let client_auth = match client_auth_value {
-        None => ClientAuth::None,
-        Some((k, v)) => match v.trim().to_ascii_lowercase().as_str() {
-            "none" | "" => ClientAuth::None,
-            "requested" => ClientAuth::Requested,
-            "required" => ClientAuth::Required,
-            _ => return Err(invalid(&k, v, "must be one of required, requested, none")),
-        },
     };
     if client_auth != ClientAuth::None && truststore.is_none() {
         return Err(refuse(format!(
@@ -589,7 +649,8 @@ pub fn parse_security(
             sasl: None,
         };
         if protocol.uses_tls() {
-            sec.ssl = Some(parse_ssl(&lp, &sec)?);
+            let client_auth = kafka_client_auth(&lp, protocol)?;
+            sec.ssl = Some(parse_ssl(&lp, &sec, client_auth)?);
         }
         if protocol.uses_sasl() {
             sec.sasl = Some(parse_sasl(&lp, &l.name)?);
