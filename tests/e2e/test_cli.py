@@ -237,3 +237,47 @@ def test_cluster_ids_differ_between_data_dirs(strait_factory):
     ida = run_cli("kafka-cluster", "cluster-id", "--bootstrap-server", a.bootstrap).check().stdout
     idb = run_cli("kafka-cluster", "cluster-id", "--bootstrap-server", b.bootstrap).check().stdout
     assert ida != idb
+
+
+# ---------------------------------------------------------------------------
+# kafka-broker-api-versions
+# ---------------------------------------------------------------------------
+
+def test_broker_api_versions_prints_what_the_broker_advertises(broker):
+    import kafka_wire as kw
+
+    res = broker.cli("kafka-broker-api-versions").check()
+    host, port = broker.bootstrap.rsplit(":", 1)
+    lines = res.stdout.splitlines()
+    # Kafka's Node.toString() and NodeApiVersions.toString(true).
+    assert lines[0] == f"{host}:{port} (id: 1 rack: null isFenced: false) -> (", res.stdout
+    assert lines[-1] == ")", res.stdout
+    entries = {}
+    for line in lines[1:-1]:
+        m = re.fullmatch(r"\t(\w+)\((\d+)\): (.*?),?", line)
+        assert m, f"not an API line: {line!r}"
+        entries[int(m.group(2))] = (m.group(1), m.group(3))
+    assert list(entries) == sorted(entries)
+    conn = kw.KafkaConnection(host, int(port))
+    try:
+        advertised = conn.api_versions().versions
+    finally:
+        conn.close()
+    for key, (lo, hi) in advertised.items():
+        name, text = entries[key]
+        shown = str(lo) if lo == hi else f"{lo} to {hi}"
+        assert text.startswith(shown + " [usable: "), (name, text, lo, hi)
+    assert entries[0] == ("Produce", entries[0][1]) and entries[1][0] == "Fetch"
+    # What a Kafka broker serves and Strait does not is listed, as the Java
+    # tool lists what a broker leaves out.
+    assert entries[43] == ("ElectLeaders", "UNSUPPORTED")
+    assert all(text == "UNSUPPORTED" for k, (_, text) in entries.items() if k not in advertised)
+
+
+def test_broker_api_versions_bad_input_is_one_line(broker):
+    assert_one_line_error(run_cli("kafka-broker-api-versions"), "bootstrap-server")
+    assert_one_line_error(run_cli("kafka-broker-api-versions", "--bootstrap-server",
+                                  broker.bootstrap, "--no-such-flag"), "--no-such-flag")
+    assert_one_line_error(run_cli("kafka-broker-api-versions", "--bootstrap-server",
+                                  broker.bootstrap, "--command-config", "/nonexistent.properties"),
+                          "/nonexistent.properties")

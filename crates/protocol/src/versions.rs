@@ -51,6 +51,41 @@ const SERVED: &[ApiKey] = &[
     ApiKey::DescribeTopicPartitions,
 ];
 
+/// APIs a Kafka broker's client listener enables that Strait does not
+/// serve: each is answered in its own response shape with
+/// UNSUPPORTED_VERSION (`broker::handlers::unserved`), and tools list them
+/// as UNSUPPORTED, as Kafka's tools list what a broker does not advertise.
+pub const UNSERVED_BROKER_APIS: &[ApiKey] = &[
+    ApiKey::DescribeClientQuotas,
+    ApiKey::DescribeQuorum,
+    ApiKey::UpdateFeatures,
+    ApiKey::ListPartitionReassignments,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::CreateDelegationToken,
+    ApiKey::RenewDelegationToken,
+    ApiKey::ExpireDelegationToken,
+    ApiKey::DescribeDelegationToken,
+    ApiKey::UnregisterBroker,
+    ApiKey::GetTelemetrySubscriptions,
+    ApiKey::PushTelemetry,
+    ApiKey::ListConfigResources,
+    ApiKey::AddRaftVoter,
+    ApiKey::RemoveRaftVoter,
+    ApiKey::ElectLeaders,
+    ApiKey::AlterClientQuotas,
+    ApiKey::AlterReplicaLogDirs,
+    ApiKey::WriteTxnMarkers,
+];
+
+/// Every API of a Kafka broker's client listener, served or not, in api
+/// key order.
+pub fn broker_apis() -> Vec<ApiKey> {
+    let mut all: Vec<ApiKey> = SERVED.iter().chain(UNSERVED_BROKER_APIS).copied().collect();
+    all.sort_by_key(|api| *api as i16);
+    all.dedup();
+    all
+}
+
 /// APIs whose newest version `kafka-protocol` lists but cannot decode (its
 /// request schema stops earlier): the highest decodable version.
 const DECODABLE_MAX: &[(ApiKey, i16)] = &[(ApiKey::OffsetCommit, 9), (ApiKey::OffsetFetch, 9)];

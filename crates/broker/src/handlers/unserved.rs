@@ -267,27 +267,9 @@ mod tests {
     /// encode and close the connection); controller APIs get none.
     #[test]
     fn every_version_of_an_unserved_api_is_answered_in_its_own_shape() {
-        let answered = [
-            ApiKey::DescribeClientQuotas,
-            ApiKey::DescribeQuorum,
-            ApiKey::UpdateFeatures,
-            ApiKey::ListPartitionReassignments,
-            ApiKey::AlterPartitionReassignments,
-            ApiKey::CreateDelegationToken,
-            ApiKey::RenewDelegationToken,
-            ApiKey::ExpireDelegationToken,
-            ApiKey::DescribeDelegationToken,
-            ApiKey::UnregisterBroker,
-            ApiKey::GetTelemetrySubscriptions,
-            ApiKey::PushTelemetry,
-            ApiKey::ListConfigResources,
-            ApiKey::AddRaftVoter,
-            ApiKey::RemoveRaftVoter,
-            ApiKey::ElectLeaders,
-            ApiKey::AlterClientQuotas,
-            ApiKey::AlterReplicaLogDirs,
-            ApiKey::WriteTxnMarkers,
-        ];
+        let answered = strait_protocol::versions::UNSERVED_BROKER_APIS
+            .iter()
+            .copied();
         for api in answered {
             assert!(
                 strait_protocol::versions::served_range(api).is_none(),
