@@ -3,8 +3,11 @@
 //! - a `/metrics` scrape of a broker holding `--scale-partitions`
 //!   partitions (default 10,000): wall time per scrape, size and series;
 //! - librdkafka produce throughput with and without a scraper polling
-//!   `/metrics` every `--scrape-interval-ms`, runs alternating so drift of
-//!   the shared machine hits both alike; the figure is their ratio;
+//!   `/metrics` every `--scrape-interval-ms`, runs alternating (A B B A ...)
+//!   so drift of the shared machine hits both alike; the figure is the
+//!   median of the ratios of adjacent pairs, beside the broker's CPU
+//!   seconds per GB with and without the scraper, which noise from other
+//!   processes moves far less than wall time;
 //! - REST produce (`POST /topics/{t}/records`, `--rest-batch` BINARY
 //!   records per body, one client) against the librdkafka baseline.
 
@@ -88,6 +91,10 @@ pub fn run(bin_dir: &std::path::Path, work: &std::path::Path, args: &HttpArgs) -
     let tuning = load.tuning();
     let mut plain = Vec::new();
     let mut scraped = Vec::new();
+    let mut plain_cpu = Vec::new();
+    let mut scraped_cpu = Vec::new();
+    let mut pair_ratios = Vec::new();
+    let mut previous: Option<(bool, f64)> = None;
     let mut scrapes_during = 0u64;
     for run in 0..args.runs * 2 {
         // A B B A A B ...: each pair has both orders over the runs.
@@ -96,6 +103,7 @@ pub fn run(bin_dir: &std::path::Path, work: &std::path::Path, args: &HttpArgs) -
         kafka::create_topic(&bootstrap, &topic, load.partitions, &[])?;
         let producer = kafka::producer(&tuning.producer_config(&bootstrap))?;
         let scraper = with_scraper.then(|| Scraper::start(&base, args.scrape_interval_ms));
+        let cpu_before = server::cpu_seconds(broker.pid()).unwrap_or(0.0);
         let out = kafka::produce(
             &producer,
             &ProduceSpec {
@@ -107,6 +115,21 @@ pub fn run(bin_dir: &std::path::Path, work: &std::path::Path, args: &HttpArgs) -
             },
         )?;
         let rate = mb_per_s(out.payload_bytes, out.elapsed);
+        let cpu_s_per_gb = (server::cpu_seconds(broker.pid()).unwrap_or(0.0) - cpu_before)
+            / (out.payload_bytes as f64 / 1e9);
+        // Runs 2k and 2k+1 are one pair, one of each kind.
+        match previous.take() {
+            Some((was_scraped, before)) if was_scraped != with_scraper => {
+                let (s, p) = if with_scraper { (rate, before) } else { (before, rate) };
+                pair_ratios.push(s / p);
+            }
+            _ => previous = Some((with_scraper, rate)),
+        }
+        if with_scraper {
+            scraped_cpu.push(cpu_s_per_gb);
+        } else {
+            plain_cpu.push(cpu_s_per_gb);
+        }
         if let Some(s) = scraper {
             let (n, failed) = s.stop();
             if failed > 0 {
@@ -118,7 +141,7 @@ pub fn run(bin_dir: &std::path::Path, work: &std::path::Path, args: &HttpArgs) -
             plain.push(rate);
         }
         println!(
-            "produce run {run}{}: {rate:.1} MB/s ({} records in {:.2} s)",
+            "produce run {run}{}: {rate:.1} MB/s ({} records in {:.2} s), broker {cpu_s_per_gb:.2} CPU s/GB",
             if with_scraper { " while scraping" } else { "" },
             out.records,
             out.elapsed.as_secs_f64()
@@ -127,12 +150,19 @@ pub fn run(bin_dir: &std::path::Path, work: &std::path::Path, args: &HttpArgs) -
     }
     let plain_mb_s = report::median(&plain);
     let scraped_mb_s = report::median(&scraped);
-    let slowdown = 1.0 - scraped_mb_s / plain_mb_s;
+    let slowdown = 1.0 - report::median(&pair_ratios);
+    let cpu_overhead = report::median(&scraped_cpu) / report::median(&plain_cpu) - 1.0;
     println!(
-        "produce while scraping every {} ms: {scraped_mb_s:.1} MB/s vs {plain_mb_s:.1} MB/s, slowdown {:.1}% (limit {:.0}%), {scrapes_during} scrapes",
+        "produce while scraping every {} ms: {scraped_mb_s:.1} MB/s vs {plain_mb_s:.1} MB/s (medians); \
+         slowdown {:.1}% as the median of {} adjacent pairs (limit {:.0}%); broker CPU per GB {:+.1}% \
+         ({:.2} vs {:.2} s/GB); {scrapes_during} scrapes",
         args.scrape_interval_ms,
         slowdown * 100.0,
-        PRODUCE_SLOWDOWN_LIMIT * 100.0
+        pair_ratios.len(),
+        PRODUCE_SLOWDOWN_LIMIT * 100.0,
+        cpu_overhead * 100.0,
+        report::median(&scraped_cpu),
+        report::median(&plain_cpu),
     );
 
     // 3. REST produce.
@@ -196,7 +226,11 @@ pub fn run(bin_dir: &std::path::Path, work: &std::path::Path, args: &HttpArgs) -
             "interval_ms": args.scrape_interval_ms,
             "plain_mb_s": plain,
             "scraped_mb_s": scraped,
+            "pair_ratios": pair_ratios,
             "slowdown": slowdown,
+            "plain_broker_cpu_s_per_gb": plain_cpu,
+            "scraped_broker_cpu_s_per_gb": scraped_cpu,
+            "broker_cpu_overhead": cpu_overhead,
             "limit": PRODUCE_SLOWDOWN_LIMIT,
         },
         "rest_produce": {
