@@ -143,6 +143,8 @@ const KNOWN: &[(&str, Check)] = &[
     ("socket.send.buffer.bytes", Check::Int),
     ("socket.receive.buffer.bytes", Check::Int),
     (crate::metrics::PARTITION_SERIES_MAX_KEY, Check::Int),
+    (crate::scrubber::INTERVAL_KEY, Check::Long),
+    (crate::scrubber::RATE_KEY, Check::Long),
 ];
 
 /// Reads Java-style properties: `key=value` or `key: value`, `#`/`!`
@@ -360,6 +362,8 @@ impl BrokerConfig {
             ("log.retention.check.interval.ms", 1),
             ("max.request.partition.size.limit", 1),
             (crate::metrics::PARTITION_SERIES_MAX_KEY, 0),
+            (crate::scrubber::INTERVAL_KEY, -1),
+            (crate::scrubber::RATE_KEY, 1),
         ] {
             if let Some(v) = get(key) {
                 let n: i64 = v.parse().unwrap_or(i64::MIN);
@@ -367,6 +371,13 @@ impl BrokerConfig {
                     return Err(invalid(key, v, format!("must be at least {min}")));
                 }
             }
+        }
+        if get(crate::scrubber::INTERVAL_KEY).map(str::trim) == Some("0") {
+            return Err(invalid(
+                crate::scrubber::INTERVAL_KEY,
+                "0",
+                "must be -1 (off) or a positive number of milliseconds",
+            ));
         }
         for (key, allowed) in [
             ("log.cleanup.policy", &["delete", "compact"][..]),
@@ -534,6 +545,11 @@ mod tests {
         assert!(cfg("log.segment.bytes=5").is_err());
         assert!(cfg("compression.type=brotli").is_err());
         assert!(cfg("strait.metrics.partition.series.max=-1").is_err());
+        assert!(cfg("log.scrub.interval.ms=0").is_err());
+        assert!(cfg("log.scrub.interval.ms=-2").is_err());
+        assert!(cfg("log.scrub.bytes.per.second=0").is_err());
+        assert!(cfg("log.scrub.interval.ms=-1").is_ok());
+        assert!(cfg("log.scrub.interval.ms=1000\nlog.scrub.bytes.per.second=1").is_ok());
         let e = cfg("listeners=PLAINTEXT://h:99999")
             .unwrap_err()
             .to_string();

@@ -17,6 +17,7 @@ mod local_cluster;
 mod meta_properties;
 pub mod metrics;
 mod producer_ids;
+mod scrubber;
 mod server;
 mod state;
 mod storage_alarm;

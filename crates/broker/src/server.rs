@@ -232,6 +232,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         links: std::sync::OnceLock::new(),
         authorizer,
         metrics,
+        scrub: Default::default(),
     });
     {
         let b = broker.clone();
@@ -259,6 +260,9 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
     );
     let _ = broker.links.set(engine);
     tokio::spawn(crate::upkeep::run(broker.clone()));
+    if let Some(scrub) = crate::scrubber::ScrubConfig::from_properties(&broker.config.properties) {
+        tokio::spawn(crate::scrubber::run(broker.clone(), scrub));
+    }
     // Transactions left open by the previous run end before clients connect.
     broker.txns.recover(broker.as_ref()).await;
     tokio::spawn(broker.txns.clone().run(Arc::downgrade(&broker)));

@@ -37,6 +37,8 @@ pub struct Broker {
     pub authorizer: Option<crate::authz::Authorizer>,
     /// The Prometheus series counted as things happen (`crate::metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// What the background scrubber found (`crate::scrubber`).
+    pub scrub: crate::scrubber::ScrubState,
 }
 
 impl Broker {

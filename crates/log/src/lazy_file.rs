@@ -57,7 +57,6 @@ impl LazyFile {
     }
 
     /// Whether a descriptor is currently held.
-    #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         self.current().is_some()
     }

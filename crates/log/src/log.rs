@@ -29,6 +29,7 @@ use crate::config::{LogConfig, TimestampType};
 use crate::error::LogError;
 use crate::producer_state::{AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateTable};
 use crate::recovery;
+use crate::scrub::SegmentScrub;
 use crate::segment::{MAX_RELATIVE_OFFSET, Segment, SegmentRead};
 use crate::segments::SegmentSet;
 use crate::snapshot::{self, snapshot_file_name};
@@ -882,6 +883,34 @@ impl Log {
     /// Base offsets of all segments, oldest first.
     pub fn segment_base_offsets(&self) -> Vec<i64> {
         self.segments().iter().map(|s| s.base_offset()).collect()
+    }
+
+    /// Base offsets of the closed segments (every one but the active
+    /// segment, which appends still change), oldest first.
+    pub fn closed_segment_base_offsets(&self) -> Vec<i64> {
+        let set = self.segments();
+        let active = set.active().base_offset();
+        set.iter()
+            .map(|s| s.base_offset())
+            .filter(|base| *base != active)
+            .collect()
+    }
+
+    /// Re-reads the closed segment starting at `base_offset` and checks
+    /// every batch (see [`crate::scrub`]). `None` when no closed segment
+    /// starts there any more (retention or compaction replaced it).
+    pub fn scrub_segment(&self, base_offset: i64) -> Result<Option<SegmentScrub>, LogError> {
+        let set = self.segments();
+        let active = set.active().base_offset();
+        let Some(segment) = set
+            .iter()
+            .find(|s| s.base_offset() == base_offset && base_offset != active)
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        drop(set);
+        segment.scrub().map(Some)
     }
 
     /// The producers with state (DescribeProducers).

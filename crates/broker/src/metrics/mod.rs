@@ -18,6 +18,7 @@ mod groups;
 mod labels;
 mod links;
 mod response_errors;
+mod scrub;
 #[cfg(test)]
 mod text_format;
 mod topics;
@@ -190,6 +191,7 @@ pub fn exposition(broker: &Broker) -> String {
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     scrape.register_collector(Box::new(groups::GroupCollector::read(broker, &topics, max)));
     scrape.register_collector(Box::new(topics::TopicCollector::new(topics, max)));
+    scrape.register_collector(Box::new(scrub::ScrubCollector::read(&broker.scrub)));
     if let Some(engine) = broker.links.get() {
         scrape.register_collector(Box::new(links::LinkCollector::new(
             engine.link_statuses(),

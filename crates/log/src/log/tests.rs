@@ -943,3 +943,71 @@ fn rolled_segments_are_flushed_in_the_background() {
     }
     assert_eq!(log.offsets.recovery_point.load(Ordering::Acquire), 20);
 }
+
+#[test]
+fn scrub_finds_flipped_bytes_in_closed_segments_and_changes_nothing() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let batch = plain(5, 1);
+    let log = Log::open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: (batch.len() * 3) as u64,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..7 {
+        log.append_leader(&batch, 0).unwrap();
+    }
+    assert_eq!(log.segment_base_offsets(), vec![0, 15, 30]);
+    // The active segment changes under appends: it is never scrubbed.
+    assert_eq!(log.closed_segment_base_offsets(), vec![0, 15]);
+    assert_eq!(log.scrub_segment(30).unwrap(), None);
+    assert_eq!(log.scrub_segment(99).unwrap(), None);
+
+    let clean = log.scrub_segment(0).unwrap().unwrap();
+    assert_eq!((clean.batches, clean.bytes), (3, 3 * batch.len() as u64));
+    assert!(clean.findings.is_empty());
+
+    // One byte of the second batch's records, as disk rot would change it.
+    let path = dir.path().join("00000000000000000000.log");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let at = (batch.len() + batch.len() - 3) as u64;
+    let mut byte = [0u8];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x20], at).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let found = log.scrub_segment(0).unwrap().unwrap();
+    assert_eq!(found.batches, 3, "the walk goes on past a bad CRC");
+    assert_eq!(found.findings.len(), 1);
+    let f = &found.findings[0];
+    assert_eq!(
+        (f.position, f.base_offset, f.last_offset),
+        (batch.len() as u64, 5, 9)
+    );
+    assert!(f.reason.contains("CRC mismatch"), "{}", f.reason);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "a scrub never writes"
+    );
+
+    // A length that frames nothing ends the walk with a finding.
+    let second = dir.path().join("00000000000000000015.log");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&second)
+        .unwrap();
+    file.write_all_at(&0x7fff_0000u32.to_be_bytes(), batch.len() as u64 + 8)
+        .unwrap();
+    let broken = log.scrub_segment(15).unwrap().unwrap();
+    assert_eq!(broken.batches, 1);
+    assert_eq!(broken.findings.len(), 1);
+    assert_eq!(broken.findings[0].position, batch.len() as u64);
+    assert_eq!(broken.findings[0].base_offset, -1);
+}
