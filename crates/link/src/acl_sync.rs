@@ -24,9 +24,6 @@ use strait_metadata::{AclBinding, AclOperation, AclPatternType, AclPermission, A
 use crate::engine::{LinkEngine, LinkRuntime};
 use crate::filters::{AclFilter, AclFilters};
 
-/// The task name shown in link listings and logs.
-pub const TASK_NAME: &str = "AclSync";
-
 /// Confluent's message when the source refuses DescribeAcls to the link.
 pub const SOURCE_DESCRIBE_DENIED: &str = "ACL sync was requested, but link credentials don't have DESCRIBE access for the source cluster";
 

@@ -26,7 +26,9 @@ use crate::config::{self, LinkSettings, StartOffsetSpec};
 use crate::fetcher::MirrorFetcher;
 use crate::local::LocalCluster;
 use crate::mirror::MirrorRuntime;
+use crate::mirror_state::{MirrorStateError, MirrorTopicState};
 use crate::secrets::{LinkSecretKey, SecretError};
+use crate::task::{SyncTask, TaskOutcome};
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -76,7 +78,7 @@ pub struct LinkRuntime {
     secret_key: Arc<LinkSecretKey>,
     /// Cancels the control loop when the link is deleted.
     cancel: CancellationToken,
-    tasks: Mutex<BTreeMap<String, LinkTaskStatus>>,
+    tasks: Mutex<BTreeMap<SyncTask, TaskOutcome>>,
     /// Bytes and records the link's fetchers appended, over all its mirrors.
     traffic: crate::traffic::FetchTraffic,
 }
@@ -147,50 +149,41 @@ impl LinkRuntime {
     }
 
     /// Drops the status of a task that is no longer configured.
-    pub fn forget_task(&self, task: &str) {
-        lock(&self.tasks).remove(task);
+    pub fn forget_task(&self, task: SyncTask) {
+        lock(&self.tasks).remove(&task);
     }
 
-    pub fn report_task(&self, task: &str, result: Result<(), String>) {
-        let mut tasks = lock(&self.tasks);
-        let entry = tasks
-            .entry(task.to_string())
-            .or_insert_with(|| LinkTaskStatus {
-                task: task.to_string(),
-                ..Default::default()
-            });
-        match result {
-            Ok(()) => {
-                entry.state = "ACTIVE".into();
-                entry.last_success_ms = Some(now_ms());
+    /// Records the outcome of one run of `task`.
+    pub fn report_task(&self, task: SyncTask, result: Result<(), String>) {
+        if let Err(e) = &result {
+            tracing::warn!("link {}: {task} failed: {e}", self.name());
+        }
+        lock(&self.tasks)
+            .entry(task)
+            .or_default()
+            .record(&result, now_ms());
+    }
+
+    /// Moves a mirror to FAILED with a reason (persisted) and stops its
+    /// fetchers. Its data stays as it is. A mirror that may not fail (already
+    /// failed, stopping or stopped) is left alone.
+    pub fn fail_mirror(&self, mirror: &MirrorRuntime, reason: &str) {
+        let topic = mirror.topic();
+        match mirror.write_state(
+            self.store.as_ref(),
+            MirrorTopicState::Failed,
+            Some(reason.to_string()),
+            now_ms(),
+        ) {
+            Ok(_) => tracing::error!("mirror topic {topic} failed: {reason}"),
+            Err(e @ MirrorStateError::Refused { .. }) => {
+                tracing::debug!("not failing mirror topic {topic} ({reason}): {e}");
+                return;
             }
             Err(e) => {
-                tracing::warn!("link {}: {task} failed: {e}", self.name());
-                entry.state = "IN_ERROR".into();
-                entry.last_error = Some(e);
-                entry.last_error_ms = Some(now_ms());
+                tracing::error!("persisting the failure of mirror {topic} ({reason}) failed: {e}")
             }
         }
-    }
-
-    /// Marks a mirror FAILED with a reason (persisted) and stops its fetchers.
-    /// Its data stays as it is.
-    pub fn fail_mirror(&self, mirror: &MirrorRuntime, reason: &str) {
-        let mut record = mirror.record();
-        if matches!(record.state, MirrorState::Stopped | MirrorState::Failed) {
-            return;
-        }
-        tracing::error!("mirror topic {} failed: {reason}", record.topic);
-        record.state = MirrorState::Failed;
-        record.state_time_ms = now_ms();
-        record.reason = Some(reason.to_string());
-        if let Err(e) = self.store.put_mirror(record.clone()) {
-            tracing::error!(
-                "persisting the failure of mirror {} failed: {e}",
-                record.topic
-            );
-        }
-        mirror.set_record(record);
         mirror.stop_fetchers();
     }
 }
@@ -438,32 +431,26 @@ impl LinkEngine {
             .collect()
     }
 
+    /// Moves a mirror to `state` through its one write path.
     fn set_state(
         &self,
         mirror: &MirrorRuntime,
-        state: MirrorState,
+        state: MirrorTopicState,
         reason: Option<String>,
     ) -> Result<(), AdminError> {
-        let mut record = mirror.record();
-        record.state = state;
-        record.state_time_ms = now_ms();
-        record.reason = reason;
-        if state == MirrorState::Stopped {
-            record.last_source_offsets = mirror
-                .partition_stats()
-                .iter()
-                .map(|s| s.source_high_watermark)
-                .collect();
-        }
-        self.store.put_mirror(record.clone()).map_err(storage)?;
-        mirror.set_record(record);
-        Ok(())
+        mirror
+            .write_state(self.store.as_ref(), state, reason, now_ms())
+            .map(drop)
+            .map_err(|e| match e {
+                MirrorStateError::Storage(e) => storage(e),
+                other => admin_err(ResponseError::InvalidRequest, other.to_string()),
+            })
     }
 
     /// Stops mirroring for good: the topic becomes a normal writable topic.
     fn stop_mirror(&self, mirror: &Arc<MirrorRuntime>, reason: Option<String>) {
         mirror.stop_fetchers();
-        if let Err(e) = self.set_state(mirror, MirrorState::Stopped, reason) {
+        if let Err(e) = self.set_state(mirror, MirrorTopicState::Stopped, reason) {
             tracing::error!(
                 "stopping mirror {} failed: {:?}",
                 mirror.topic(),
@@ -631,14 +618,8 @@ impl LinkEngine {
                     link_error: None,
                     topics,
                     tasks: lock(&l.tasks)
-                        .values()
-                        .cloned()
-                        .map(|mut t| {
-                            if settings.paused {
-                                t.state = "LINK_PAUSED".into();
-                            }
-                            t
-                        })
+                        .iter()
+                        .map(|(task, outcome)| outcome.listing(*task, settings.paused))
                         .collect(),
                 }
             })
@@ -1131,7 +1112,7 @@ impl LinkEngine {
                     return AdminError::none();
                 }
                 mirror.stop_fetchers();
-                self.set_state(mirror, MirrorState::Paused, None)
+                self.set_state(mirror, MirrorTopicState::Paused, None)
                     .err()
                     .unwrap_or_default()
             }
@@ -1142,7 +1123,7 @@ impl LinkEngine {
                 if validate_only {
                     return AdminError::none();
                 }
-                if let Err(e) = self.set_state(mirror, MirrorState::Active, None) {
+                if let Err(e) = self.set_state(mirror, MirrorTopicState::Active, None) {
                     return e;
                 }
                 self.start_fetchers(mirror);
@@ -1201,7 +1182,7 @@ impl LinkEngine {
                 if validate_only {
                     return AdminError::none();
                 }
-                if let Err(e) = self.set_state(mirror, MirrorState::PendingStopped, None) {
+                if let Err(e) = self.set_state(mirror, MirrorTopicState::PendingStopped, None) {
                     return e;
                 }
                 mirror.stop_fetchers();
@@ -1298,26 +1279,26 @@ impl LinkEngine {
                 if now >= metadata_due {
                     metadata_due = now + s.topic_config_sync.min(s.metadata_max_age).max(floor);
                     let outcome = engine.check_source(&link).await;
-                    link.report_task("TopicConfigSync", outcome);
+                    link.report_task(SyncTask::TopicConfigSync, outcome);
                 }
                 if s.auto_create_enable && now >= auto_due {
                     auto_due = now + s.metadata_max_age.max(floor);
                     let outcome = crate::sync::auto_create_mirrors(&engine, &link).await;
-                    link.report_task("AutoCreateMirror", outcome);
+                    link.report_task(SyncTask::AutoCreateMirror, outcome);
                 }
                 if s.offset_sync_enable && now >= offsets_due {
                     offsets_due = now + s.offset_sync.max(floor);
                     let outcome = crate::sync::sync_consumer_offsets(&engine, &link, None).await;
-                    link.report_task("ConsumerOffsetSync", outcome);
+                    link.report_task(SyncTask::ConsumerOffsetSync, outcome);
                 }
                 if !s.acl_sync_enable {
-                    link.forget_task(crate::acl_sync::TASK_NAME);
+                    link.forget_task(SyncTask::AclSync);
                     // Enabling it later syncs at once.
                     acl_due = now;
                 } else if now >= acl_due {
                     acl_due = now + s.acl_sync.max(floor);
                     let outcome = crate::acl_sync::sync_acls(&engine, &link).await;
-                    link.report_task(crate::acl_sync::TASK_NAME, outcome);
+                    link.report_task(SyncTask::AclSync, outcome);
                 }
             }
         });

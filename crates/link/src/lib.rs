@@ -13,8 +13,10 @@ pub mod filters;
 pub mod lag;
 mod local;
 mod mirror;
+pub mod mirror_state;
 pub mod secrets;
 mod sync;
+pub mod task;
 pub mod traffic;
 
 pub use engine::status::{LINK_STATES, LinkStatus, MirrorStatus, TASK_STATES, TaskStatus};
