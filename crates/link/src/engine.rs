@@ -23,11 +23,12 @@ use strait_protocol::admin::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, LinkSettings, StartOffsetSpec};
+use crate::error::{LinkError, admin_error};
 use crate::fetcher::MirrorFetcher;
 use crate::local::LocalCluster;
 use crate::mirror::MirrorRuntime;
 use crate::mirror_state::{MirrorStateError, MirrorTopicState};
-use crate::secrets::{LinkSecretKey, SecretError};
+use crate::secrets::LinkSecretKey;
 use crate::task::{SyncTask, TaskOutcome};
 
 pub fn now_ms() -> i64 {
@@ -41,30 +42,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn code(e: ResponseError) -> i16 {
-    e.code()
-}
-
-fn admin_err(e: ResponseError, message: impl Into<String>) -> AdminError {
-    AdminError::new(code(e), message)
-}
-
-fn unknown_link(name: &str) -> AdminError {
-    AdminError::new(
-        CLUSTER_LINK_NOT_FOUND,
-        format!("Cluster link '{name}' does not exist."),
-    )
-}
-
-fn link_exists(name: &str) -> AdminError {
-    AdminError::new(
-        CLUSTER_LINK_EXISTS,
-        format!("Cluster link '{name}' already exists."),
-    )
-}
-
-fn storage(e: MetadataError) -> AdminError {
-    admin_err(ResponseError::KafkaStorageError, e.to_string())
+fn unknown_link(name: &str) -> LinkError {
+    LinkError::UnknownLink(name.to_string())
 }
 
 /// One link at run time.
@@ -154,7 +133,7 @@ impl LinkRuntime {
     }
 
     /// Records the outcome of one run of `task`.
-    pub fn report_task(&self, task: SyncTask, result: Result<(), String>) {
+    pub fn report_task(&self, task: SyncTask, result: Result<(), LinkError>) {
         if let Err(e) = &result {
             tracing::warn!("link {}: {task} failed: {e}", self.name());
         }
@@ -291,9 +270,8 @@ impl LinkEngine {
                         link = sealed;
                     }
                     Err(e) => tracing::error!(
-                        "cluster link {}: encrypting its sensitive configs failed: {}",
-                        link.name,
-                        e.error_message.unwrap_or_default()
+                        "cluster link {}: encrypting its sensitive configs failed: {e}",
+                        link.name
                     ),
                 }
             }
@@ -326,17 +304,15 @@ impl LinkEngine {
     fn sealed(
         &self,
         configs: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, AdminError> {
-        self.secret_key
-            .seal_sensitive(configs)
-            .map_err(|e: SecretError| admin_err(ResponseError::KafkaStorageError, e.to_string()))
+    ) -> Result<BTreeMap<String, String>, LinkError> {
+        Ok(self.secret_key.seal_sensitive(configs)?)
     }
 
     /// Rewrites a stored link record with its sensitive values sealed.
-    fn seal_and_store(&self, link: &LinkRecord) -> Result<LinkRecord, AdminError> {
+    fn seal_and_store(&self, link: &LinkRecord) -> Result<LinkRecord, LinkError> {
         let mut record = link.clone();
         record.configs = self.sealed(&link.configs)?;
-        self.store.update_link(record.clone()).map_err(storage)?;
+        self.store.update_link(record.clone())?;
         Ok(record)
     }
 
@@ -437,25 +413,16 @@ impl LinkEngine {
         mirror: &MirrorRuntime,
         state: MirrorTopicState,
         reason: Option<String>,
-    ) -> Result<(), AdminError> {
-        mirror
-            .write_state(self.store.as_ref(), state, reason, now_ms())
-            .map(drop)
-            .map_err(|e| match e {
-                MirrorStateError::Storage(e) => storage(e),
-                other => admin_err(ResponseError::InvalidRequest, other.to_string()),
-            })
+    ) -> Result<(), LinkError> {
+        mirror.write_state(self.store.as_ref(), state, reason, now_ms())?;
+        Ok(())
     }
 
     /// Stops mirroring for good: the topic becomes a normal writable topic.
     fn stop_mirror(&self, mirror: &Arc<MirrorRuntime>, reason: Option<String>) {
         mirror.stop_fetchers();
         if let Err(e) = self.set_state(mirror, MirrorTopicState::Stopped, reason) {
-            tracing::error!(
-                "stopping mirror {} failed: {:?}",
-                mirror.topic(),
-                e.error_message
-            );
+            tracing::error!("stopping mirror {} failed: {e}", mirror.topic());
         }
         tracing::info!(
             "mirror topic {} stopped; it is now writable",
@@ -465,17 +432,21 @@ impl LinkEngine {
 
     // ---- links ----
 
-    pub async fn create_link(self: &Arc<Self>, mut req: CreateClusterLinkRequest) -> AdminError {
+    pub async fn create_link(self: &Arc<Self>, req: CreateClusterLinkRequest) -> AdminError {
+        admin_error(self.try_create_link(req).await)
+    }
+
+    async fn try_create_link(
+        self: &Arc<Self>,
+        mut req: CreateClusterLinkRequest,
+    ) -> Result<(), LinkError> {
         req.configs = config::normalized(std::mem::take(&mut req.configs));
         let name = req.link_name.clone();
         if name.is_empty() {
-            return AdminError::new(INVALID_CLUSTER_LINK, "Cluster link name is empty");
+            return Err(LinkError::EmptyLinkName);
         }
         if name.len() > 200 {
-            return AdminError::new(
-                INVALID_CLUSTER_LINK,
-                "Link name exceeds maximum size of '200' characters",
-            );
+            return Err(LinkError::LinkNameTooLong);
         }
         if name == "."
             || name == ".."
@@ -483,85 +454,59 @@ impl LinkEngine {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         {
-            return AdminError::new(
-                INVALID_CLUSTER_LINK,
-                format!("Link name '{name}' is illegal, valid characters: [a-zA-Z0-9._-]"),
-            );
+            return Err(LinkError::IllegalLinkName(name));
         }
         if self.link(&name).is_some() {
-            return link_exists(&name);
+            return Err(LinkError::LinkExists(name));
         }
-        if req.cluster_id.as_deref() == Some(self.local.cluster_id().as_str()) {
-            return admin_err(
-                ResponseError::InvalidRequest,
-                format!(
-                    "Requested cluster ID matches local cluster ID '{}' - cannot create cluster link to self",
-                    self.local.cluster_id()
-                ),
-            );
+        let local_cluster_id = self.local.cluster_id();
+        if req.cluster_id.as_deref() == Some(local_cluster_id.as_str()) {
+            return Err(LinkError::LinkToSelf(local_cluster_id));
         }
-        if let Err(e) = config::validate_new(&req.configs) {
-            return admin_err(ResponseError::InvalidConfig, e.to_string());
-        }
+        config::validate_new(&req.configs)?;
         let settings = LinkSettings::from_configs(&req.configs);
         let mut source_cluster_id = req.cluster_id.clone().filter(|c| !c.is_empty());
         let mut validated = None;
         if req.validate_link {
-            let client = match connect_source(&settings, &self.secret_key, VALIDATION_CAP).await {
-                Ok(c) => c,
-                Err(e) => {
-                    return admin_err(
-                        ResponseError::InvalidConfig,
-                        format!(
-                            "Cannot validate cluster link '{name}': the source cluster is unreachable: {e}"
-                        ),
-                    );
-                }
-            };
+            let client = connect_source(&settings, &self.secret_key, VALIDATION_CAP)
+                .await
+                .map_err(|error| LinkError::ValidationUnreachable {
+                    link: name.clone(),
+                    error,
+                })?;
             let found = client.metadata().cluster_id.clone();
-            if found.as_deref() == Some(self.local.cluster_id().as_str()) {
-                return admin_err(
-                    ResponseError::InvalidRequest,
-                    format!(
-                        "Requested cluster ID matches local cluster ID '{}' - cannot create cluster link to self",
-                        self.local.cluster_id()
-                    ),
-                );
+            if found.as_deref() == Some(local_cluster_id.as_str()) {
+                return Err(LinkError::LinkToSelf(local_cluster_id));
             }
-            match (&source_cluster_id, &found) {
-                (Some(given), Some(actual)) if given != actual => {
-                    return admin_err(
-                        ResponseError::InvalidConfig,
-                        format!(
-                            "Cluster ID mismatch for cluster link '{name}': expected '{given}' but the source cluster's ID is '{actual}'."
-                        ),
-                    );
+            match (&source_cluster_id, found) {
+                (Some(given), Some(actual)) if *given != actual => {
+                    return Err(LinkError::ClusterIdMismatch {
+                        link: name,
+                        given: given.clone(),
+                        actual,
+                    });
                 }
-                (None, Some(actual)) => source_cluster_id = Some(actual.clone()),
+                (None, Some(actual)) => source_cluster_id = Some(actual),
                 _ => {}
             }
             validated = Some(client);
         }
         if req.validate_only {
-            return AdminError::none();
+            return Ok(());
         }
-        let configs = match self.sealed(&req.configs) {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
         let record = LinkRecord {
             name: name.clone(),
             id: uuid::Uuid::new_v4(),
             source_cluster_id,
-            configs,
+            configs: self.sealed(&req.configs)?,
             created_ms: now_ms(),
         };
-        if let Err(e) = self.store.create_link(record.clone()) {
-            return match e {
-                MetadataError::LinkExists(_) => link_exists(&name),
-                other => storage(other),
-            };
-        }
+        self.store
+            .create_link(record.clone())
+            .map_err(|e| match e {
+                MetadataError::LinkExists(_) => LinkError::LinkExists(name.clone()),
+                other => other.into(),
+            })?;
         let runtime = Arc::new(LinkRuntime::new(
             record,
             self.store.clone(),
@@ -576,7 +521,7 @@ impl LinkEngine {
         lock(&self.links).insert(name.clone(), runtime.clone());
         self.spawn_control_loop(runtime);
         tracing::info!("created cluster link {name}");
-        AdminError::none()
+        Ok(())
     }
 
     pub fn list_links(&self, req: ListClusterLinksRequest) -> ListClusterLinksResponse {
@@ -585,7 +530,7 @@ impl LinkEngine {
                 Some(l) => vec![l],
                 None => {
                     return ListClusterLinksResponse {
-                        error: unknown_link(name),
+                        error: unknown_link(name).into(),
                         links: vec![],
                     };
                 }
@@ -631,41 +576,39 @@ impl LinkEngine {
     }
 
     pub async fn delete_link(self: &Arc<Self>, req: DeleteClusterLinkRequest) -> AdminError {
-        let Some(link) = self.link(&req.link_name) else {
-            return unknown_link(&req.link_name);
-        };
+        admin_error(self.try_delete_link(req))
+    }
+
+    fn try_delete_link(&self, req: DeleteClusterLinkRequest) -> Result<(), LinkError> {
+        let link = self
+            .link(&req.link_name)
+            .ok_or_else(|| unknown_link(&req.link_name))?;
         let attached: Vec<Arc<MirrorRuntime>> = self
             .mirrors_of(&req.link_name)
             .into_iter()
             .filter(|m| m.state() != MirrorState::Stopped)
             .collect();
         if !attached.is_empty() && !req.force {
-            let mut names: Vec<String> = attached.iter().map(|m| m.topic()).collect();
-            names.sort();
-            return AdminError::new(
-                CLUSTER_LINK_IN_USE,
-                format!(
-                    "Cluster link '{}' with ID '{}' is in use by topics: [{}]; stop them with promote or failover first, or use --force.",
-                    req.link_name,
-                    link.record().id,
-                    names.join(", ")
-                ),
-            );
+            let mut topics: Vec<String> = attached.iter().map(|m| m.topic()).collect();
+            topics.sort();
+            return Err(LinkError::LinkInUse {
+                link: req.link_name,
+                id: link.record().id.to_string(),
+                topics,
+            });
         }
         if req.validate_only {
-            return AdminError::none();
+            return Ok(());
         }
         for mirror in &attached {
             self.stop_mirror(mirror, Some("cluster link was deleted".into()));
         }
-        if let Err(e) = self.store.delete_link(&req.link_name) {
-            return storage(e);
-        }
+        self.store.delete_link(&req.link_name)?;
         link.cancel.cancel();
         lock(&self.links).remove(&req.link_name);
         lock(&self.mirrors).retain(|_, m| m.record().link != req.link_name);
         tracing::info!("deleted cluster link {}", req.link_name);
-        AdminError::none()
+        Ok(())
     }
 
     pub fn describe_link_configs(
@@ -674,7 +617,7 @@ impl LinkEngine {
     ) -> DescribeClusterLinkConfigsResponse {
         let Some(link) = self.link(&req.link_name) else {
             return DescribeClusterLinkConfigsResponse {
-                error: unknown_link(&req.link_name),
+                error: unknown_link(&req.link_name).into(),
                 configs: vec![],
             };
         };
@@ -703,25 +646,24 @@ impl LinkEngine {
         self: &Arc<Self>,
         req: AlterClusterLinkConfigsRequest,
     ) -> AdminError {
-        let Some(link) = self.link(&req.link_name) else {
-            return unknown_link(&req.link_name);
-        };
+        admin_error(self.try_alter_link_configs(req).await)
+    }
+
+    async fn try_alter_link_configs(
+        self: &Arc<Self>,
+        req: AlterClusterLinkConfigsRequest,
+    ) -> Result<(), LinkError> {
+        let link = self
+            .link(&req.link_name)
+            .ok_or_else(|| unknown_link(&req.link_name))?;
         let mut record = link.record();
-        let next = match config::alter(&record.configs, &req.set, &req.delete) {
-            Ok(n) => config::normalized(n),
-            Err(e) => return admin_err(ResponseError::InvalidConfig, e.to_string()),
-        };
+        let next = config::normalized(config::alter(&record.configs, &req.set, &req.delete)?);
         if req.validate_only {
-            return AdminError::none();
+            return Ok(());
         }
         let before = link.settings();
-        record.configs = match self.sealed(&next) {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
-        if let Err(e) = self.store.update_link(record.clone()) {
-            return storage(e);
-        }
+        record.configs = self.sealed(&next)?;
+        self.store.update_link(record.clone())?;
         let after = LinkSettings::from_configs(&record.configs);
         *lock(&link.record) = record;
         *link.settings.write().unwrap_or_else(|e| e.into_inner()) = after.clone();
@@ -735,111 +677,79 @@ impl LinkEngine {
             }
         }
         tracing::info!("updated configs of cluster link {}", req.link_name);
-        AdminError::none()
+        Ok(())
     }
 
     // ---- mirrors ----
 
     pub async fn create_mirror(self: &Arc<Self>, req: CreateMirrorTopicRequest) -> AdminError {
-        let Some(link) = self.link(&req.link_name) else {
-            return unknown_link(&req.link_name);
-        };
+        admin_error(self.try_create_mirror(req).await)
+    }
+
+    async fn try_create_mirror(
+        self: &Arc<Self>,
+        req: CreateMirrorTopicRequest,
+    ) -> Result<(), LinkError> {
+        let link = self
+            .link(&req.link_name)
+            .ok_or_else(|| unknown_link(&req.link_name))?;
         let settings = link.settings();
         let source_topic = match (&settings.prefix, &req.source_topic) {
             (Some(prefix), None) => {
-                return admin_err(
-                    ResponseError::InvalidRequest,
-                    format!(
-                        "Cluster link '{}' has the prefix '{prefix}': --source-topic is required.",
-                        req.link_name
-                    ),
-                );
+                return Err(LinkError::SourceTopicRequired {
+                    link: req.link_name,
+                    prefix: prefix.clone(),
+                });
             }
             (Some(prefix), Some(source)) => {
-                // "Topic renaming for mirroring not yet supported" is
-                // Confluent's own answer, kept word for word for scripts.
                 if req.mirror_topic != format!("{prefix}{source}") {
-                    return admin_err(
-                        ResponseError::InvalidRequest,
-                        format!(
-                            "Topic renaming for mirroring not yet supported: mirror topic '{}' must be the link prefix '{prefix}' followed by the source topic name '{source}'.",
-                            req.mirror_topic
-                        ),
-                    );
+                    return Err(LinkError::RenameWithPrefix {
+                        mirror: req.mirror_topic,
+                        prefix: prefix.clone(),
+                        source_topic: source.clone(),
+                    });
                 }
                 source.clone()
             }
             (None, Some(source)) if *source != req.mirror_topic => {
-                return admin_err(
-                    ResponseError::InvalidRequest,
-                    format!(
-                        "Topic renaming for mirroring not yet supported: mirror topic '{}' must match the source topic name '{source}'.",
-                        req.mirror_topic
-                    ),
-                );
+                return Err(LinkError::Rename {
+                    mirror: req.mirror_topic,
+                    source_topic: source.clone(),
+                });
             }
             (None, _) => req.mirror_topic.clone(),
         };
         if self.store.topic(&req.mirror_topic).is_some() {
-            return admin_err(
-                ResponseError::TopicAlreadyExists,
-                format!("Topic '{}' already exists.", req.mirror_topic),
-            );
+            return Err(LinkError::TopicExists(req.mirror_topic));
         }
         let rf = req
             .replication_factor
             .unwrap_or_else(|| self.local.default_replication_factor());
         if rf != 1 && rf != -1 {
-            return admin_err(
-                ResponseError::InvalidReplicationFactor,
-                format!(
-                    "Unable to replicate the partition {rf} time(s): The target replication factor of {rf} cannot be reached because only 1 broker(s) are registered."
-                ),
-            );
+            return Err(LinkError::ReplicationFactor(rf));
         }
-        let client = match link.client().await {
-            Ok(c) => c,
-            Err(e) => {
-                return admin_err(
-                    ResponseError::NetworkException,
-                    format!(
-                        "Cannot reach the source cluster of link '{}': {e}",
-                        req.link_name
-                    ),
-                );
-            }
-        };
-        let metadata = match client
+        let client = link
+            .client()
+            .await
+            .map_err(|error| LinkError::SourceUnreachable {
+                link: req.link_name.clone(),
+                error,
+            })?;
+        let metadata = client
             .fetch_metadata(Some(std::slice::from_ref(&source_topic)))
             .await
-        {
-            Ok(m) => strait_client::ClusterMetadata::from_response(&m.body),
-            Err(e) => {
-                return admin_err(
-                    ResponseError::NetworkException,
-                    format!("Cannot read source metadata: {e}"),
-                );
-            }
-        };
+            .map(|m| strait_client::ClusterMetadata::from_response(&m.body))
+            .map_err(LinkError::SourceMetadata)?;
         let Some(source) = metadata.metadata.topics.get(&source_topic).cloned() else {
-            return admin_err(
-                ResponseError::UnknownTopicOrPartition,
-                format!(
-                    "Topic '{source_topic}' does not exist on the source cluster of link '{}'.",
-                    req.link_name
-                ),
-            );
+            return Err(LinkError::NoSourceTopic {
+                topic: source_topic,
+                link: req.link_name,
+            });
         };
         let partitions = source.partitions.len() as u32;
-        let mut configs = match crate::sync::source_topic_configs(&client, &source_topic).await {
-            Ok(c) => c,
-            Err(e) => {
-                return admin_err(
-                    ResponseError::NetworkException,
-                    format!("Cannot read source topic configs: {e}"),
-                );
-            }
-        };
+        let mut configs = crate::sync::source_topic_configs(&client, &source_topic)
+            .await
+            .map_err(LinkError::SourceConfigs)?;
         let include = settings.raw.get("topic.config.sync.include").cloned();
         // Confluent's rule: a mirror is created with local values for the
         // configs that may follow the source (its REST example sets
@@ -852,23 +762,22 @@ impl LinkEngine {
             .cloned()
             .collect();
         configs.retain(|k, _| crate::sync::follows_source(k, include.as_deref(), &local_overrides));
-        for key in req.configs.keys() {
-            if crate::sync::ALWAYS_SYNCED.contains(&key.as_str()) {
-                return admin_err(
-                    ResponseError::InvalidConfig,
-                    format!(
-                        "Cannot set configuration '{key}' for mirror topic '{}'",
-                        req.mirror_topic
-                    ),
-                );
-            }
+        if let Some(key) = req
+            .configs
+            .keys()
+            .find(|key| crate::sync::ALWAYS_SYNCED.contains(&key.as_str()))
+        {
+            return Err(LinkError::SyncedConfig {
+                key: key.clone(),
+                mirror: req.mirror_topic,
+            });
         }
         configs.extend(req.configs.clone());
-        if let Err(e) = self.local.validate_topic_configs(&configs) {
-            return admin_err(ResponseError::InvalidConfig, e);
-        }
+        self.local
+            .validate_topic_configs(&configs)
+            .map_err(LinkError::InvalidTopicConfig)?;
         if req.validate_only {
-            return AdminError::none();
+            return Ok(());
         }
         let topic = TopicRecord {
             name: req.mirror_topic.clone(),
@@ -889,22 +798,16 @@ impl LinkEngine {
             last_source_offsets: vec![],
             local_overrides,
         };
-        if let Err(e) = self
-            .store
+        self.store
             .create_mirror_topic(topic.clone(), record.clone())
-        {
-            return match e {
-                MetadataError::TopicExists(t) => admin_err(
-                    ResponseError::TopicAlreadyExists,
-                    format!("Topic '{t}' already exists."),
-                ),
-                MetadataError::UnknownLink(l) => unknown_link(&l),
-                other => storage(other),
-            };
-        }
+            .map_err(|e| match e {
+                MetadataError::TopicExists(t) => LinkError::TopicExists(t),
+                MetadataError::UnknownLink(l) => LinkError::UnknownLink(l),
+                other => other.into(),
+            })?;
         if let Err(e) = self.local.open_topic(&topic) {
             let _ = self.store.delete_topic(&topic.name);
-            return admin_err(ResponseError::KafkaStorageError, e);
+            return Err(LinkError::OpenTopic(e));
         }
         if let Err(e) = self
             .position_new_mirror(&client, &topic, &source_topic, settings.start_offset)
@@ -924,7 +827,7 @@ impl LinkEngine {
             source_topic,
             req.link_name
         );
-        AdminError::none()
+        Ok(())
     }
 
     /// Moves each new (empty) mirror partition to where mirroring starts, per
@@ -935,7 +838,7 @@ impl LinkEngine {
         topic: &TopicRecord,
         source_topic: &str,
         spec: StartOffsetSpec,
-    ) -> Result<(), String> {
+    ) -> Result<(), LinkError> {
         for partition in 0..topic.partitions as i32 {
             let target = match spec {
                 StartOffsetSpec::Earliest => list_offset(client, source_topic, partition, -2).await,
@@ -946,19 +849,15 @@ impl LinkEngine {
                         other => other,
                     }
                 }
-            }
-            .map_err(|e| e.to_string())?;
+            }?;
             if target <= 0 {
                 continue;
             }
             // The fetch answer, not ListOffsets alone, decides: a batch
             // boundary at or below the source's high watermark.
-            let base = crate::sync::aligned_mirror_start(client, source_topic, partition, target)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.local
-                .reset_empty_to(&topic.name, partition, base)
-                .map_err(|e| e.to_string())?;
+            let base =
+                crate::sync::aligned_mirror_start(client, source_topic, partition, target).await?;
+            self.local.reset_empty_to(&topic.name, partition, base)?;
         }
         Ok(())
     }
@@ -968,7 +867,7 @@ impl LinkEngine {
             && self.link(name).is_none()
         {
             return ListMirrorsResponse {
-                error: unknown_link(name),
+                error: unknown_link(name).into(),
                 topics: vec![],
             };
         }
@@ -991,7 +890,7 @@ impl LinkEngine {
             && self.link(name).is_none()
         {
             return DescribeMirrorsResponse {
-                error: unknown_link(name),
+                error: unknown_link(name).into(),
                 mirrors: vec![],
             };
         }
@@ -1000,10 +899,7 @@ impl LinkEngine {
             for t in topics {
                 if !all.iter().any(|m| m.topic() == *t) {
                     return DescribeMirrorsResponse {
-                        error: admin_err(
-                            ResponseError::UnknownTopicOrPartition,
-                            format!("Topic '{t}' is not a mirror topic."),
-                        ),
+                        error: LinkError::NotAMirrorTopic(t.clone()).into(),
                         mirrors: vec![],
                     };
                 }
@@ -1043,40 +939,33 @@ impl LinkEngine {
             && self.link(name).is_none()
         {
             return AlterMirrorsResponse {
-                error: unknown_link(name),
+                error: unknown_link(name).into(),
                 results: vec![],
             };
         }
         let mut results = Vec::new();
         for topic in &req.topics {
-            let error = match self.mirror(topic) {
+            let outcome = match self.mirror(topic) {
                 Some(m)
                     if req
                         .link_name
                         .as_ref()
                         .is_some_and(|l| *l != m.record().link) =>
                 {
-                    admin_err(
-                        ResponseError::InvalidRequest,
-                        format!(
-                            "Topic '{topic}' is not a mirror of link '{}'",
-                            req.link_name.as_deref().unwrap_or_default()
-                        ),
-                    )
+                    Err(LinkError::NotMirrorOfLink {
+                        topic: topic.clone(),
+                        link: req.link_name.clone().unwrap_or_default(),
+                    })
                 }
-                None if self.store.topic(topic).is_none() => admin_err(
-                    ResponseError::UnknownTopicOrPartition,
-                    format!("Topic {topic} not found"),
-                ),
-                None => admin_err(
-                    ResponseError::InvalidRequest,
-                    format!("Topic '{topic}' is not mirrored"),
-                ),
+                None if self.store.topic(topic).is_none() => {
+                    Err(LinkError::UnknownTopic(topic.clone()))
+                }
+                None => Err(LinkError::NotMirrored(topic.clone())),
                 Some(m) => self.alter_one(&m, req.op, req.validate_only).await,
             };
             results.push(MirrorOpResult {
                 topic: topic.clone(),
-                error,
+                error: admin_error(outcome),
             });
         }
         AlterMirrorsResponse {
@@ -1090,107 +979,80 @@ impl LinkEngine {
         mirror: &Arc<MirrorRuntime>,
         op: MirrorOp,
         validate_only: bool,
-    ) -> AdminError {
+    ) -> Result<(), LinkError> {
         let record = mirror.record();
         let topic = record.topic.clone();
         let state = record.state;
-        let not_in = |what: &str| {
-            admin_err(
-                ResponseError::InvalidRequest,
-                format!(
-                    "Cannot {what} topic '{topic}': its mirror state is {}.",
-                    mirror.display_state(false)
-                ),
-            )
+        let not_in = |operation: &'static str| LinkError::WrongMirrorState {
+            operation,
+            topic: topic.clone(),
+            state: mirror.display_state(false),
         };
         match op {
             MirrorOp::Pause => {
                 if state != MirrorState::Active {
-                    return not_in("pause");
+                    return Err(not_in("pause"));
                 }
                 if validate_only {
-                    return AdminError::none();
+                    return Ok(());
                 }
                 mirror.stop_fetchers();
                 self.set_state(mirror, MirrorTopicState::Paused, None)
-                    .err()
-                    .unwrap_or_default()
             }
             MirrorOp::Unpause => {
                 if state != MirrorState::Paused {
-                    return not_in("unpause");
+                    return Err(not_in("unpause"));
                 }
                 if validate_only {
-                    return AdminError::none();
+                    return Ok(());
                 }
-                if let Err(e) = self.set_state(mirror, MirrorTopicState::Active, None) {
-                    return e;
-                }
+                self.set_state(mirror, MirrorTopicState::Active, None)?;
                 self.start_fetchers(mirror);
-                AdminError::none()
+                Ok(())
             }
             _ if state == MirrorState::Stopped
                 && matches!(op, MirrorOp::Failover | MirrorOp::Promote) =>
             {
-                admin_err(
-                    ResponseError::InvalidRequest,
-                    format!(
-                        "Topic '{topic}' has already stopped its mirror from '{}'",
-                        record.link
-                    ),
-                )
+                Err(LinkError::AlreadyStopped {
+                    topic,
+                    link: record.link,
+                })
             }
             MirrorOp::Failover => {
                 if !validate_only {
                     self.stop_mirror(mirror, Some("failover".into()));
                 }
-                AdminError::none()
+                Ok(())
             }
             MirrorOp::Promote => {
                 if !matches!(state, MirrorState::Active | MirrorState::Paused) {
-                    return not_in("promote");
+                    return Err(not_in("promote"));
                 }
-                let Some(link) = self.link(&record.link) else {
-                    return unknown_link(&record.link);
-                };
+                let link = self
+                    .link(&record.link)
+                    .ok_or_else(|| unknown_link(&record.link))?;
                 // Bounded well inside the tools' 30 s call timeout, so an
                 // unreachable source gets this answer rather than a timeout.
-                let checked = tokio::time::timeout(VALIDATION_CAP, self.mirror_lag(&link, mirror))
+                let lag = tokio::time::timeout(VALIDATION_CAP, self.mirror_lag(&link, mirror))
                     .await
-                    .unwrap_or_else(|_| {
-                        Err(format!("no answer within {} s", VALIDATION_CAP.as_secs()))
-                    });
-                let lag = match checked {
-                    Ok(l) => l,
-                    Err(e) => {
-                        return admin_err(
-                            ResponseError::InvalidRequest,
-                            format!(
-                                "Cannot promote topic '{topic}': the source cluster could not be reached to check lag ({e}); use --failover instead."
-                            ),
-                        );
-                    }
-                };
+                    .unwrap_or(Err(LinkError::NoAnswerWithin(VALIDATION_CAP)))
+                    .map_err(|e| LinkError::PromoteUnchecked {
+                        topic: topic.clone(),
+                        reason: Box::new(e),
+                    })?;
                 if lag > 0 {
-                    return admin_err(
-                        ResponseError::InvalidRequest,
-                        format!(
-                            "Topic '{topic}' cannot be promoted: mirror lag is not zero ({lag} records behind the source)"
-                        ),
-                    );
+                    return Err(LinkError::LagNotZero { topic, lag });
                 }
                 if validate_only {
-                    return AdminError::none();
+                    return Ok(());
                 }
-                if let Err(e) = self.set_state(mirror, MirrorTopicState::PendingStopped, None) {
-                    return e;
-                }
+                self.set_state(mirror, MirrorTopicState::PendingStopped, None)?;
                 mirror.stop_fetchers();
                 if let Err(e) = crate::sync::final_sync(self, &link, mirror).await {
                     tracing::warn!("final sync of {topic} before promotion failed: {e}");
                 }
                 self.stop_mirror(mirror, Some("promote".into()));
-                AdminError::none()
+                Ok(())
             }
         }
     }
@@ -1202,9 +1064,9 @@ impl LinkEngine {
         &self,
         topic: &str,
         source: BTreeMap<String, String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LinkError> {
         let Some(mut record) = self.store.topic(topic) else {
-            return Err(format!("mirror topic '{topic}' does not exist"));
+            return Err(LinkError::MirrorTopicMissing(topic.to_string()));
         };
         let (include, overrides) = match self.mirror(topic) {
             Some(m) => {
@@ -1226,17 +1088,19 @@ impl LinkEngine {
         }
         self.local.validate_topic_configs(&next)?;
         record.configs = next;
-        self.store
-            .update_topic(record.clone())
-            .map_err(|e| e.to_string())?;
+        self.store.update_topic(record.clone())?;
         self.local.reconfigure_topic(&record);
         Ok(())
     }
 
     /// Total lag of a mirror against the source's current high watermarks.
-    async fn mirror_lag(&self, link: &LinkRuntime, mirror: &MirrorRuntime) -> Result<i64, String> {
+    async fn mirror_lag(
+        &self,
+        link: &LinkRuntime,
+        mirror: &MirrorRuntime,
+    ) -> Result<i64, LinkError> {
         let record = mirror.record();
-        let client = link.client().await.map_err(|e| e.to_string())?;
+        let client = link.client().await?;
         let partitions = self
             .store
             .topic(&record.topic)
@@ -1244,9 +1108,7 @@ impl LinkEngine {
             .unwrap_or(0);
         let mut lag = 0;
         for p in 0..partitions as i32 {
-            let hw = list_offset(&client, &record.source_topic, p, -1)
-                .await
-                .map_err(|e| e.to_string())?;
+            let hw = list_offset(&client, &record.source_topic, p, -1).await?;
             let leo = self.local.log_end_offset(&record.topic, p).unwrap_or(0);
             lag += (hw - leo).max(0);
             mirror.update_partition(p, |s| s.source_high_watermark = hw);
@@ -1306,12 +1168,12 @@ impl LinkEngine {
 
     /// One pass of the link's control loop: is the source reachable; were
     /// source topics deleted, recreated or grown; the metadata sync tasks.
-    async fn check_source(self: &Arc<Self>, link: &Arc<LinkRuntime>) -> Result<(), String> {
+    async fn check_source(self: &Arc<Self>, link: &Arc<LinkRuntime>) -> Result<(), LinkError> {
         let client = match link.client().await {
             Ok(c) => c,
             Err(e) => {
                 link.set_available(false);
-                return Err(e.to_string());
+                return Err(e.into());
             }
         };
         let mirrors: Vec<Arc<MirrorRuntime>> = self
@@ -1325,7 +1187,7 @@ impl LinkEngine {
             Err(e) => {
                 link.set_available(false);
                 link.reset_client().await;
-                return Err(e.to_string());
+                return Err(e.into());
             }
         };
         link.set_available(true);
@@ -1365,8 +1227,7 @@ impl LinkEngine {
                     if mirror.state() == MirrorState::Active {
                         let configs =
                             crate::sync::source_topic_configs(&client, &record.source_topic)
-                                .await
-                                .map_err(|e| e.to_string())?;
+                                .await?;
                         self.apply_source_configs(&record.topic, configs)?;
                     }
                     let count = source.partitions.len() as u32;
@@ -1374,9 +1235,7 @@ impl LinkEngine {
                         && count > topic.partitions
                     {
                         topic.partitions = count;
-                        self.store
-                            .update_topic(topic.clone())
-                            .map_err(|e| e.to_string())?;
+                        self.store.update_topic(topic.clone())?;
                         self.local.grow_topic(&topic)?;
                         tracing::info!("mirror topic {} grew to {count} partitions", record.topic);
                         if mirror.state() == MirrorState::Active {

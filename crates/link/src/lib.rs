@@ -8,6 +8,7 @@
 mod acl_sync;
 pub mod config;
 mod engine;
+mod error;
 mod fetcher;
 pub mod filters;
 pub mod lag;
@@ -21,8 +22,9 @@ pub mod traffic;
 
 pub use engine::status::{LINK_STATES, LinkStatus, MirrorStatus, TASK_STATES, TaskStatus};
 pub use engine::{LinkEngine, now_ms};
+pub use error::LinkError;
 pub use fetcher::whole_batches;
-pub use local::{BoxFuture, LocalAclError, LocalCluster};
+pub use local::{BoxFuture, LocalAclError, LocalCluster, LocalClusterError};
 pub use mirror::{DISPLAY_STATES as MIRROR_STATES, PartitionLag};
 pub use secrets::LinkSecretKey;
 /// The ACL filter type of [`LocalCluster::acls`], re-exported so the broker

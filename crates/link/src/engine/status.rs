@@ -157,7 +157,7 @@ mod tests {
             .unwrap();
         let engine = LinkEngine::start(Arc::new(StoreOnly(store)), key());
         let link = engine.link("dr").unwrap();
-        link.report_task(SyncTask::AclSync, Err("the source refused".into()));
+        link.report_task(SyncTask::AclSync, Err(crate::LinkError::SourceAclsDenied));
         let statuses = engine.link_statuses();
         let status = statuses.iter().find(|l| l.name == "dr").unwrap();
         assert_eq!(status.source_cluster_id.as_deref(), Some("source-id"));
@@ -165,7 +165,7 @@ mod tests {
         let task = status.tasks.iter().find(|t| t.task == "AclSync").unwrap();
         assert_eq!(
             (task.state, task.last_error.as_deref()),
-            ("IN_ERROR", Some("the source refused"))
+            ("IN_ERROR", Some(crate::error::SOURCE_DESCRIBE_DENIED))
         );
         assert!(task.last_error_ms.is_some());
     }
