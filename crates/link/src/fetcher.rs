@@ -17,7 +17,8 @@ use strait_client::{Connection, KafkaClient};
 use strait_log::LogError;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{LinkRuntime, now_ms};
+use crate::clock::now_ms;
+use crate::engine::LinkRuntime;
 use crate::local::LocalCluster;
 use crate::mirror::MirrorRuntime;
 
@@ -313,7 +314,7 @@ impl MirrorFetcher {
         fetch_offset: i64,
         floor: &mut i64,
     ) -> Next {
-        match crate::engine::partition_bounds(client, source_topic, self.partition).await {
+        match crate::engine::source::partition_bounds(client, source_topic, self.partition).await {
             Ok((start, end)) => {
                 if fetch_offset > end {
                     Next::Fail(format!(

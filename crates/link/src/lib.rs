@@ -6,6 +6,7 @@
 //! speak to clients of this cluster: the broker's admin handlers call it.
 
 mod acl_sync;
+pub mod clock;
 pub mod config;
 mod engine;
 mod error;
@@ -20,8 +21,9 @@ mod sync;
 pub mod task;
 pub mod traffic;
 
+pub use clock::now_ms;
+pub use engine::LinkEngine;
 pub use engine::status::{LINK_STATES, LinkStatus, MirrorStatus, TASK_STATES, TaskStatus};
-pub use engine::{LinkEngine, now_ms};
 pub use error::LinkError;
 pub use fetcher::whole_batches;
 pub use local::{BoxFuture, LocalAclError, LocalCluster, LocalClusterError};

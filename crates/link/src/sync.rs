@@ -254,7 +254,7 @@ pub async fn sync_consumer_offsets(
         return Ok(());
     }
     let groups = client.list_groups(&[], &[]).await?;
-    let now = crate::engine::now_ms();
+    let now = crate::clock::now_ms();
     let mut skipped_active = Vec::new();
     for group in groups {
         if !settings.group_filters.matches(&group.group_id) {
