@@ -20,10 +20,12 @@ use super::{LinkEngine, lock, unknown_link};
 use crate::clock::now_ms;
 use crate::config::{self, LinkSettings};
 use crate::error::{LinkError, admin_error};
+use crate::fetcher::FetchLink;
 use crate::mirror::MirrorRuntime;
 use crate::mirror_state::{MirrorStateError, MirrorTopicState};
 use crate::secrets::LinkSecretKey;
 use crate::task::{SyncTask, TaskOutcome};
+use crate::traffic::FetchTraffic;
 
 /// One link at run time.
 pub struct LinkRuntime {
@@ -38,7 +40,7 @@ pub struct LinkRuntime {
     pub(super) cancel: CancellationToken,
     pub(super) tasks: Mutex<BTreeMap<SyncTask, TaskOutcome>>,
     /// Bytes and records the link's fetchers appended, over all its mirrors.
-    traffic: crate::traffic::FetchTraffic,
+    traffic: FetchTraffic,
 }
 
 impl LinkRuntime {
@@ -57,12 +59,12 @@ impl LinkRuntime {
             secret_key,
             cancel: CancellationToken::new(),
             tasks: Mutex::new(BTreeMap::new()),
-            traffic: crate::traffic::FetchTraffic::default(),
+            traffic: FetchTraffic::default(),
         }
     }
 
     /// The link's fetched traffic counters.
-    pub fn traffic(&self) -> &crate::traffic::FetchTraffic {
+    pub fn traffic(&self) -> &FetchTraffic {
         &self.traffic
     }
 
@@ -143,6 +145,20 @@ impl LinkRuntime {
             }
         }
         mirror.stop_fetchers();
+    }
+}
+
+impl FetchLink for LinkRuntime {
+    fn settings(&self) -> LinkSettings {
+        LinkRuntime::settings(self)
+    }
+
+    fn set_available(&self, available: bool) {
+        LinkRuntime::set_available(self, available);
+    }
+
+    fn traffic(&self) -> &FetchTraffic {
+        LinkRuntime::traffic(self)
     }
 }
 

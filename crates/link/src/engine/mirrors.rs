@@ -13,7 +13,7 @@ use strait_metadata::{MetadataError, MirrorRecord, MirrorState, TopicRecord};
 use strait_protocol::admin::*;
 
 use super::links::{LinkRuntime, VALIDATION_CAP};
-use super::source::list_offset;
+use super::source::{ClientSource, list_offset};
 use super::{LinkEngine, lock, unknown_link};
 use crate::clock::now_ms;
 use crate::config::StartOffsetSpec;
@@ -41,13 +41,19 @@ impl LinkEngine {
         mirror.ensure_partitions(partitions as usize);
         for partition in 0..partitions as i32 {
             let fetcher = MirrorFetcher {
+                source: ClientSource::new(link.clone(), record.source_topic.clone(), partition),
                 link: link.clone(),
                 mirror: mirror.clone(),
                 local: self.local.clone(),
                 partition,
                 cancel: token.clone(),
             };
-            tokio::spawn(fetcher.run());
+            let (link, mirror) = (link.clone(), mirror.clone());
+            tokio::spawn(async move {
+                if let Some(failure) = fetcher.run().await {
+                    link.fail_mirror(&mirror, &failure.to_string());
+                }
+            });
         }
     }
     /// Moves a mirror to `state` through its one write path.
