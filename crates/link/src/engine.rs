@@ -161,6 +161,7 @@ impl LinkEngine {
             m.stop_fetchers();
         }
     }
+
     fn mirrors_of(&self, link: &str) -> Vec<Arc<MirrorRuntime>> {
         lock(&self.mirrors)
             .values()

@@ -56,6 +56,7 @@ impl LinkEngine {
             });
         }
     }
+
     /// Moves a mirror to `state` through its one write path.
     pub(super) fn set_state(
         &self,
@@ -78,6 +79,7 @@ impl LinkEngine {
             mirror.topic()
         );
     }
+
     pub async fn create_mirror(self: &Arc<Self>, req: CreateMirrorTopicRequest) -> AdminError {
         admin_error(self.try_create_mirror(req).await)
     }
