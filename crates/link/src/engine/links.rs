@@ -440,3 +440,70 @@ impl LinkEngine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use strait_metadata::{EmbeddedStore, LinkRecord, MetadataStore, MirrorRecord, MirrorState};
+
+    use super::LinkRuntime;
+    use crate::engine::secrets_at_rest_tests::key;
+    use crate::mirror::MirrorRuntime;
+
+    fn mirror(state: MirrorState) -> MirrorRecord {
+        MirrorRecord {
+            topic: "m".into(),
+            link: "dr".into(),
+            source_topic: "m".into(),
+            source_topic_id: None,
+            state,
+            state_time_ms: 0,
+            reason: None,
+            last_source_offsets: vec![],
+            local_overrides: vec![],
+        }
+    }
+
+    /// Failing a mirror goes through the one write path: an active mirror
+    /// fails (stored, fetchers stopped), a stopped or stopping one stays.
+    #[tokio::test]
+    async fn failing_a_mirror_follows_the_transition_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn MetadataStore> =
+            Arc::new(EmbeddedStore::open(&dir.path().join("meta.redb")).unwrap());
+        let link = LinkRuntime::new(
+            LinkRecord {
+                name: "dr".into(),
+                id: uuid::Uuid::new_v4(),
+                source_cluster_id: None,
+                configs: Default::default(),
+                created_ms: 0,
+            },
+            store.clone(),
+            key(),
+        );
+        let cases = [
+            (MirrorState::Active, MirrorState::Failed),
+            (MirrorState::Paused, MirrorState::Failed),
+            (MirrorState::PendingStopped, MirrorState::PendingStopped),
+            (MirrorState::Stopped, MirrorState::Stopped),
+            (MirrorState::Failed, MirrorState::Failed),
+        ];
+        for (from, to) in cases {
+            store.put_mirror(mirror(from)).unwrap();
+            let runtime = MirrorRuntime::new(mirror(from), 1);
+            let fetchers = runtime.restart_token();
+            link.fail_mirror(&runtime, "source topic 'm' was deleted");
+            assert_eq!(runtime.state(), to, "{from:?}");
+            let stored = store.mirror("m").unwrap();
+            assert_eq!(stored.state, to, "{from:?}");
+            let failed = from != to;
+            assert_eq!(
+                stored.reason.as_deref(),
+                failed.then_some("source topic 'm' was deleted")
+            );
+            assert_eq!(fetchers.is_cancelled(), failed, "{from:?}");
+        }
+    }
+}
