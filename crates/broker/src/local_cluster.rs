@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
-use strait_link::{AclBindingFilter, BoxFuture, LocalAclError, LocalCluster};
+use strait_link::{AclBindingFilter, BoxFuture, LocalAclError, LocalCluster, LocalClusterError};
 use strait_log::LogError;
 use strait_metadata::{AclBinding, MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
 
@@ -86,16 +86,16 @@ impl LocalCluster for LocalBroker {
             .unwrap_or(1)
     }
 
-    fn open_topic(&self, topic: &TopicRecord) -> Result<(), String> {
-        let b = self.broker().ok_or("broker is stopping")?;
+    fn open_topic(&self, topic: &TopicRecord) -> Result<(), LocalClusterError> {
+        let b = self.broker().ok_or(LocalClusterError::Stopping)?;
         let config = b.log_config(topic);
-        b.topics.create(topic, &config).map_err(|e| e.to_string())
+        Ok(b.topics.create(topic, &config)?)
     }
 
-    fn grow_topic(&self, topic: &TopicRecord) -> Result<(), String> {
-        let b = self.broker().ok_or("broker is stopping")?;
+    fn grow_topic(&self, topic: &TopicRecord) -> Result<(), LocalClusterError> {
+        let b = self.broker().ok_or(LocalClusterError::Stopping)?;
         let config = b.log_config(topic);
-        b.topics.grow(topic, &config).map_err(|e| e.to_string())
+        Ok(b.topics.grow(topic, &config)?)
     }
 
     fn reconfigure_topic(&self, topic: &TopicRecord) {
@@ -104,9 +104,13 @@ impl LocalCluster for LocalBroker {
         }
     }
 
-    fn validate_topic_configs(&self, configs: &BTreeMap<String, String>) -> Result<(), String> {
+    fn validate_topic_configs(
+        &self,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), LocalClusterError> {
         for (k, v) in configs {
-            validate_topic_config(k, v).map_err(|e| e.to_string())?;
+            validate_topic_config(k, v)
+                .map_err(|e| LocalClusterError::InvalidTopicConfig(e.to_string()))?;
         }
         Ok(())
     }
@@ -133,14 +137,14 @@ impl LocalCluster for LocalBroker {
         &self,
         group: String,
         offsets: Vec<(PartitionKey, OffsetRecord)>,
-    ) -> BoxFuture<Result<bool, String>> {
+    ) -> BoxFuture<Result<bool, LocalClusterError>> {
         let broker = self.broker();
         Box::pin(async move {
-            let b = broker.ok_or("broker is stopping")?;
+            let b = broker.ok_or(LocalClusterError::Stopping)?;
             b.groups
                 .commit_if_inactive(&group, offsets)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| LocalClusterError::Group(e.to_string()))
         })
     }
 

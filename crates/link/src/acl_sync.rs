@@ -22,17 +22,15 @@ use strait_client::admin::acls::{
 use strait_metadata::{AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType};
 
 use crate::engine::{LinkEngine, LinkRuntime};
+use crate::error::LinkError;
 use crate::filters::{AclFilter, AclFilters};
 
-/// The task name shown in link listings and logs.
-pub const TASK_NAME: &str = "AclSync";
-
-/// Confluent's message when the source refuses DescribeAcls to the link.
-pub const SOURCE_DESCRIBE_DENIED: &str = "ACL sync was requested, but link credentials don't have DESCRIBE access for the source cluster";
-
 /// One `acl.filters` entry as Kafka's `AclBindingFilter`.
-pub fn binding_filter(f: &AclFilter) -> Result<AclBindingFilter, String> {
-    let bad = |field: &str, value: &str| format!("acl.filters: unknown {field} '{value}'");
+pub fn binding_filter(f: &AclFilter) -> Result<AclBindingFilter, LinkError> {
+    let bad = |field: &'static str, value: &str| LinkError::UnknownAclFilterValue {
+        field,
+        value: value.to_string(),
+    };
     Ok(AclBindingFilter {
         pattern: ResourcePatternFilter {
             resource_type: wire::ResourceType::parse(&f.resource_type)
@@ -53,7 +51,7 @@ pub fn binding_filter(f: &AclFilter) -> Result<AclBindingFilter, String> {
 }
 
 /// Every filter of `acl.filters` as Kafka's `AclBindingFilter`.
-pub fn binding_filters(filters: &AclFilters) -> Result<Vec<AclBindingFilter>, String> {
+pub fn binding_filters(filters: &AclFilters) -> Result<Vec<AclBindingFilter>, LinkError> {
     filters.0.iter().map(binding_filter).collect()
 }
 
@@ -133,14 +131,12 @@ impl AclChanges {
     }
 }
 
-/// The message recorded when the source refuses or fails DescribeAcls.
-fn source_failure(e: &ClientError) -> String {
+/// What is recorded when the source refuses or fails DescribeAcls.
+fn source_failure(e: ClientError) -> LinkError {
     match e.server_error() {
-        Some(ResponseError::ClusterAuthorizationFailed) => SOURCE_DESCRIBE_DENIED.to_string(),
-        Some(ResponseError::SecurityDisabled) => format!(
-            "ACL sync was requested, but the source cluster has no authorizer configured: {e}"
-        ),
-        _ => format!("describing ACLs on the source cluster failed: {e}"),
+        Some(ResponseError::ClusterAuthorizationFailed) => LinkError::SourceAclsDenied,
+        Some(ResponseError::SecurityDisabled) => LinkError::SourceAclsNoAuthorizer(e),
+        _ => LinkError::SourceAcls(e),
     }
 }
 
@@ -149,17 +145,14 @@ fn source_failure(e: &ClientError) -> String {
 async fn source_acls(
     link: &LinkRuntime,
     filters: &[AclBindingFilter],
-) -> Result<BTreeSet<AclBinding>, String> {
+) -> Result<BTreeSet<AclBinding>, LinkError> {
     let client = link
         .client()
         .await
-        .map_err(|e| format!("cannot reach the source cluster: {e}"))?;
+        .map_err(LinkError::SourceAclsUnreachable)?;
     let mut out = BTreeSet::new();
     for filter in filters {
-        let found = client
-            .describe_acls(filter)
-            .await
-            .map_err(|e| source_failure(&e))?;
+        let found = client.describe_acls(filter).await.map_err(source_failure)?;
         for binding in &found {
             match stored_binding(binding) {
                 Some(b) => {
@@ -180,10 +173,10 @@ async fn source_acls(
 /// One pass of ACL sync for `link`. This cluster's ACLs are read first, so
 /// a destination without an authorizer is reported as such whatever the
 /// source answers.
-pub async fn sync_acls(engine: &Arc<LinkEngine>, link: &Arc<LinkRuntime>) -> Result<(), String> {
+pub async fn sync_acls(engine: &Arc<LinkEngine>, link: &Arc<LinkRuntime>) -> Result<(), LinkError> {
     let settings = link.settings();
     if settings.acl_filters.0.is_empty() {
-        return Err(crate::config::ACL_SYNC_WITHOUT_FILTERS.to_string());
+        return Err(LinkError::AclSyncWithoutFilters);
     }
     let filters = binding_filters(&settings.acl_filters)?;
     let local = engine.local().clone();
@@ -192,8 +185,7 @@ pub async fn sync_acls(engine: &Arc<LinkEngine>, link: &Arc<LinkRuntime>) -> Res
         let filters = filters.clone();
         tokio::task::spawn_blocking(move || local.acls(&filters))
             .await
-            .map_err(|e| format!("ACL sync task failed: {e}"))?
-            .map_err(|e| e.to_string())?
+            .map_err(LinkError::AclSyncTask)??
             .into_iter()
             .collect()
     };
@@ -203,18 +195,14 @@ pub async fn sync_acls(engine: &Arc<LinkEngine>, link: &Arc<LinkRuntime>) -> Res
         return Ok(());
     }
     let name = link.name();
-    tokio::task::spawn_blocking(move || -> Result<(), String> {
+    tokio::task::spawn_blocking(move || -> Result<(), LinkError> {
         if !changes.create.is_empty() {
-            local
-                .create_acls(changes.create.clone())
-                .map_err(|e| e.to_string())?;
+            local.create_acls(changes.create.clone())?;
         }
         let removed = if changes.delete.is_empty() {
             0
         } else {
-            local
-                .delete_acls(&changes.delete)
-                .map_err(|e| e.to_string())?
+            local.delete_acls(&changes.delete)?
         };
         tracing::info!(
             "link {name}: ACL sync created {} and deleted {removed} ACL(s)",
@@ -223,7 +211,7 @@ pub async fn sync_acls(engine: &Arc<LinkEngine>, link: &Arc<LinkRuntime>) -> Res
         Ok(())
     })
     .await
-    .map_err(|e| format!("ACL sync task failed: {e}"))?
+    .map_err(LinkError::AclSyncTask)?
 }
 
 #[cfg(test)]
@@ -323,9 +311,16 @@ mod tests {
     fn a_refused_describe_gets_confluents_message() {
         let denied =
             ClientError::from_code(ResponseError::ClusterAuthorizationFailed.code(), None).unwrap();
-        assert_eq!(source_failure(&denied), SOURCE_DESCRIBE_DENIED);
+        assert_eq!(
+            source_failure(denied).to_string(),
+            crate::error::SOURCE_DESCRIBE_DENIED
+        );
         let disabled =
             ClientError::from_code(ResponseError::SecurityDisabled.code(), None).unwrap();
-        assert!(source_failure(&disabled).contains("no authorizer"));
+        assert!(
+            source_failure(disabled)
+                .to_string()
+                .contains("no authorizer")
+        );
     }
 }

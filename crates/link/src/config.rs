@@ -248,7 +248,8 @@ pub fn validate_entry(name: &str, value: &str) -> Result<(), LinkConfigError> {
             }
             PropertyKind::Text => {
                 if name == "mirror.start.offset.spec" {
-                    StartOffsetSpec::parse(value).map_err(|e| invalid(name, value, e))?;
+                    StartOffsetSpec::parse(value)
+                        .map_err(|e| invalid(name, value, e.to_string()))?;
                 }
                 if name == "cluster.link.prefix"
                     && !value
@@ -378,8 +379,13 @@ pub enum StartOffsetSpec {
     Timestamp(i64),
 }
 
+/// A `mirror.start.offset.spec` that is none of the three forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be earliest, latest or a timestamp in milliseconds")]
+pub struct InvalidStartOffsetSpec;
+
 impl StartOffsetSpec {
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, InvalidStartOffsetSpec> {
         match value.trim() {
             "earliest" => Ok(Self::Earliest),
             "latest" => Ok(Self::Latest),
@@ -388,9 +394,7 @@ impl StartOffsetSpec {
                 .ok()
                 .filter(|n| *n >= 0)
                 .map(Self::Timestamp)
-                .ok_or_else(|| {
-                    "must be earliest, latest or a timestamp in milliseconds".to_string()
-                }),
+                .ok_or(InvalidStartOffsetSpec),
         }
     }
 }

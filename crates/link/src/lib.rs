@@ -6,21 +6,27 @@
 //! speak to clients of this cluster: the broker's admin handlers call it.
 
 mod acl_sync;
+pub mod clock;
 pub mod config;
 mod engine;
+mod error;
 mod fetcher;
 pub mod filters;
 pub mod lag;
 mod local;
 mod mirror;
+pub mod mirror_state;
 pub mod secrets;
 mod sync;
+pub mod task;
 pub mod traffic;
 
+pub use clock::now_ms;
+pub use engine::LinkEngine;
 pub use engine::status::{LINK_STATES, LinkStatus, MirrorStatus, TASK_STATES, TaskStatus};
-pub use engine::{LinkEngine, now_ms};
+pub use error::LinkError;
 pub use fetcher::whole_batches;
-pub use local::{BoxFuture, LocalAclError, LocalCluster};
+pub use local::{BoxFuture, LocalAclError, LocalCluster, LocalClusterError};
 pub use mirror::{DISPLAY_STATES as MIRROR_STATES, PartitionLag};
 pub use secrets::LinkSecretKey;
 /// The ACL filter type of [`LocalCluster::acls`], re-exported so the broker

@@ -29,6 +29,22 @@ pub enum LocalAclError {
     Stopping,
 }
 
+/// Why the broker could not do what the engine asked of a topic or group.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalClusterError {
+    #[error("broker is stopping")]
+    Stopping,
+    /// Opening or growing a topic's partitions failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A topic config the broker's catalog refuses, in the catalog's words.
+    #[error("{0}")]
+    InvalidTopicConfig(String),
+    /// The group coordinator could not commit, in its words.
+    #[error("{0}")]
+    Group(String),
+}
+
 /// A boxed future, so the trait stays object safe.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -38,9 +54,9 @@ pub trait LocalCluster: Send + Sync + 'static {
     /// The replication factor a new topic gets by default.
     fn default_replication_factor(&self) -> i16;
     /// Opens the partitions of a topic whose record was just stored.
-    fn open_topic(&self, topic: &TopicRecord) -> Result<(), String>;
+    fn open_topic(&self, topic: &TopicRecord) -> Result<(), LocalClusterError>;
     /// Opens partitions added to a stored topic record.
-    fn grow_topic(&self, topic: &TopicRecord) -> Result<(), String>;
+    fn grow_topic(&self, topic: &TopicRecord) -> Result<(), LocalClusterError>;
     /// Applies a stored topic record's configs to its live partitions.
     fn reconfigure_topic(&self, topic: &TopicRecord);
     fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64>;
@@ -50,14 +66,14 @@ pub trait LocalCluster: Send + Sync + 'static {
     fn validate_topic_configs(
         &self,
         configs: &std::collections::BTreeMap<String, String>,
-    ) -> Result<(), String>;
+    ) -> Result<(), LocalClusterError>;
     /// Commits offsets for a group only while it has no active members here.
     /// Ok(false) means the group is in use and nothing was written.
     fn commit_offsets_if_inactive(
         &self,
         group: String,
         offsets: Vec<(PartitionKey, OffsetRecord)>,
-    ) -> BoxFuture<Result<bool, String>>;
+    ) -> BoxFuture<Result<bool, LocalClusterError>>;
     /// Moves a partition's log start offset forward to `offset` (never past
     /// its log end), as a follower follows its leader's log start.
     fn advance_log_start(&self, topic: &str, partition: i32, offset: i64) -> Result<(), LogError>;

@@ -1,27 +1,30 @@
-//! The runtime side of one mirror topic: its state machine (persisted state
-//! plus the transient "source unavailable" condition), per-partition fetch
-//! statistics for describe and metrics (lag in records and seconds, fetched
-//! traffic), and the cancellation of its fetchers. Must never talk to the
-//! source or write logs: fetchers do that.
+//! The runtime side of one mirror topic: its state (persisted state plus
+//! the transient "source unavailable" condition) and the one function that
+//! writes it ([`MirrorRuntime::write_state`], checked against
+//! [`crate::mirror_state`]), per-partition fetch statistics for describe and
+//! metrics (lag in records and seconds, fetched traffic), and the
+//! cancellation of its fetchers. Must never talk to the source or write
+//! logs: fetchers do that.
 
 use std::sync::Mutex;
 
-use strait_metadata::{MirrorRecord, MirrorState};
+use strait_metadata::{MetadataStore, MirrorRecord, MirrorState};
 use strait_protocol::admin::{MirrorDescription, MirrorPartitionDescription};
 use tokio_util::sync::CancellationToken;
 
 use crate::lag::LagClock;
+use crate::mirror_state::{MirrorStateError, MirrorTopicState, check_move};
 use crate::traffic::FetchTraffic;
 
 /// Every state [`MirrorRuntime::display_state`] can show.
 pub const DISPLAY_STATES: [&str; 7] = [
-    "ACTIVE",
-    "PAUSED",
-    "LINK_PAUSED",
-    "SOURCE_UNAVAILABLE",
-    "PENDING_STOPPED",
-    "STOPPED",
-    "FAILED",
+    MirrorTopicState::Active.as_str(),
+    MirrorTopicState::Paused.as_str(),
+    MirrorTopicState::LinkPaused.as_str(),
+    MirrorTopicState::SourceUnavailable.as_str(),
+    MirrorTopicState::PendingStopped.as_str(),
+    MirrorTopicState::Stopped.as_str(),
+    MirrorTopicState::Failed.as_str(),
 ];
 
 /// What a fetcher last saw for its partition.
@@ -49,7 +52,8 @@ pub struct PartitionLag {
 }
 
 pub struct MirrorRuntime {
-    pub record: Mutex<MirrorRecord>,
+    /// Written only by [`MirrorRuntime::write_state`].
+    record: Mutex<MirrorRecord>,
     pub partitions: Mutex<Vec<PartitionStats>>,
     /// Cancels the running fetchers; replaced whenever they are restarted.
     pub fetchers: Mutex<Option<CancellationToken>>,
@@ -75,8 +79,34 @@ impl MirrorRuntime {
         lock(&self.record).clone()
     }
 
-    pub fn set_record(&self, record: MirrorRecord) {
-        *lock(&self.record) = record;
+    /// The one write path of a mirror's state: checks the move against the
+    /// transition table, stores the record (with `reason`, the time of the
+    /// change, and on STOPPED the source high watermarks last seen), then
+    /// makes it current. Nothing changes when the move is refused or the
+    /// store fails. The record stays locked throughout, so two moves never
+    /// interleave.
+    pub fn write_state(
+        &self,
+        store: &dyn MetadataStore,
+        to: MirrorTopicState,
+        reason: Option<String>,
+        now_ms: i64,
+    ) -> Result<MirrorRecord, MirrorStateError> {
+        let mut current = lock(&self.record);
+        let stored = check_move(&current.topic, current.state.into(), to)?;
+        let mut record = current.clone();
+        record.state = stored;
+        record.state_time_ms = now_ms;
+        record.reason = reason;
+        if stored == MirrorState::Stopped {
+            record.last_source_offsets = lock(&self.partitions)
+                .iter()
+                .map(|s| s.source_high_watermark)
+                .collect();
+        }
+        store.put_mirror(record.clone())?;
+        *current = record.clone();
+        Ok(record)
     }
 
     pub fn state(&self) -> MirrorState {
@@ -130,15 +160,11 @@ impl MirrorRuntime {
     /// The state shown to operators: the persisted state, except that an
     /// active mirror whose source cannot be reached shows SOURCE_UNAVAILABLE,
     /// and one whose link is paused shows LINK_PAUSED.
-    pub fn display_state(&self, link_paused: bool) -> &'static str {
+    pub fn display_state(&self, link_paused: bool) -> MirrorTopicState {
         match self.state() {
-            MirrorState::Active if link_paused => "LINK_PAUSED",
-            MirrorState::Active if self.source_unavailable() => "SOURCE_UNAVAILABLE",
-            MirrorState::Active => "ACTIVE",
-            MirrorState::Paused => "PAUSED",
-            MirrorState::PendingStopped => "PENDING_STOPPED",
-            MirrorState::Stopped => "STOPPED",
-            MirrorState::Failed => "FAILED",
+            MirrorState::Active if link_paused => MirrorTopicState::LinkPaused,
+            MirrorState::Active if self.source_unavailable() => MirrorTopicState::SourceUnavailable,
+            stored => stored.into(),
         }
     }
 
@@ -186,13 +212,13 @@ impl MirrorRuntime {
                 let source_hw = source_high_watermark(&record, i, s);
                 let partition_state = match record.state {
                     MirrorState::Active if s.source_unavailable && !link_paused => {
-                        "SOURCE_UNAVAILABLE"
+                        MirrorTopicState::SourceUnavailable
                     }
                     _ => state,
                 };
                 MirrorPartitionDescription {
                     partition,
-                    state: partition_state.to_string(),
+                    state: partition_state.as_str().to_string(),
                     dest_log_end_offset: leo,
                     last_fetch_source_high_watermark: source_hw,
                     lag: (source_hw - leo).max(0),
@@ -209,7 +235,7 @@ impl MirrorRuntime {
             source_topic: record.source_topic.clone(),
             link_name: record.link.clone(),
             link_id: link_id.to_string(),
-            state: state.to_string(),
+            state: state.as_str().to_string(),
             state_time_ms: record.state_time_ms,
             reason: record.reason.clone(),
             partitions,
@@ -235,6 +261,8 @@ fn source_high_watermark(record: &MirrorRecord, i: usize, s: &PartitionStats) ->
 mod tests {
     use super::*;
     use crate::lag::FetchedBatches;
+    use crate::mirror_state::MirrorTopicState;
+    use strait_metadata::MetadataStore;
 
     fn mirror(state: MirrorState) -> MirrorRuntime {
         MirrorRuntime::new(
@@ -251,6 +279,70 @@ mod tests {
             },
             2,
         )
+    }
+
+    fn store() -> (tempfile::TempDir, strait_metadata::EmbeddedStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = strait_metadata::EmbeddedStore::open(&dir.path().join("meta.redb")).unwrap();
+        (dir, store)
+    }
+
+    /// Every stored state to every state: the write path stores exactly the
+    /// moves the table allows, and leaves memory and store alone otherwise.
+    #[test]
+    fn the_write_path_follows_the_transition_table() {
+        use crate::mirror_state::{MirrorStateError, MirrorTopicState, allowed};
+        let stored_states = [
+            MirrorState::Active,
+            MirrorState::Paused,
+            MirrorState::PendingStopped,
+            MirrorState::Stopped,
+            MirrorState::Failed,
+        ];
+        for from in stored_states {
+            for to in MirrorTopicState::ALL {
+                let (_dir, store) = store();
+                let m = mirror(from);
+                let outcome = m.write_state(&store, to, Some("why".into()), 42);
+                let from_state = MirrorTopicState::from(from);
+                match outcome {
+                    Ok(record) => {
+                        assert!(allowed(from_state, to), "{from_state} -> {to}");
+                        assert_eq!(MirrorTopicState::from(record.state), to);
+                        assert_eq!(
+                            (record.state_time_ms, record.reason.as_deref()),
+                            (42, Some("why"))
+                        );
+                        assert_eq!(m.record(), record);
+                        assert_eq!(store.mirror("m"), Some(record));
+                    }
+                    Err(MirrorStateError::Refused { .. }) => {
+                        assert!(!allowed(from_state, to), "{from_state} -> {to}");
+                        assert_eq!(m.state(), from);
+                        assert_eq!(store.mirror("m").map(|r| r.state), None);
+                    }
+                    Err(MirrorStateError::NotStored { .. }) => {
+                        assert!(allowed(from_state, to) && to.stored().is_none());
+                        assert_eq!(m.state(), from);
+                        assert_eq!(store.mirror("m").map(|r| r.state), None);
+                    }
+                    Err(e) => panic!("{from_state} -> {to}: {e}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn stopping_keeps_the_source_high_watermarks_last_seen() {
+        let (_dir, store) = store();
+        let m = mirror(MirrorState::Active);
+        m.update_partition(0, |s| s.source_high_watermark = 7);
+        m.update_partition(1, |s| s.source_high_watermark = 9);
+        let record = m
+            .write_state(&store, MirrorTopicState::Stopped, None, 1)
+            .unwrap();
+        assert_eq!(record.last_source_offsets, vec![7, 9]);
+        assert_eq!(store.mirror("m").unwrap().last_source_offsets, vec![7, 9]);
     }
 
     #[test]

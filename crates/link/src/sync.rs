@@ -13,6 +13,7 @@ use strait_client::admin::configs::{ConfigResource, ConfigSource};
 use strait_client::{ClientError, KafkaClient};
 
 use crate::engine::{LinkEngine, LinkRuntime};
+use crate::error::LinkError;
 use crate::mirror::MirrorRuntime;
 
 /// Topic configs always copied from the source; never settable on a mirror.
@@ -206,12 +207,10 @@ pub async fn final_sync(
     engine: &Arc<LinkEngine>,
     link: &LinkRuntime,
     mirror: &MirrorRuntime,
-) -> Result<(), String> {
+) -> Result<(), LinkError> {
     let record = mirror.record();
-    let client = link.client().await.map_err(|e| e.to_string())?;
-    let configs = source_topic_configs(&client, &record.source_topic)
-        .await
-        .map_err(|e| e.to_string())?;
+    let client = link.client().await?;
+    let configs = source_topic_configs(&client, &record.source_topic).await?;
     engine.apply_source_configs(&record.topic, configs)?;
     if link.settings().offset_sync_enable {
         sync_consumer_offsets(engine, link, Some(&record.topic)).await?;
@@ -235,10 +234,10 @@ pub async fn sync_consumer_offsets(
     engine: &Arc<LinkEngine>,
     link: &LinkRuntime,
     only_topic: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), LinkError> {
     use strait_metadata::{MirrorState, OffsetRecord, PartitionKey};
     let settings = link.settings();
-    let client = link.client().await.map_err(|e| e.to_string())?;
+    let client = link.client().await?;
     // source topic -> mirror topic, for mirrors still fed by this link.
     let mut topics: BTreeMap<String, String> = BTreeMap::new();
     for m in engine.link_mirrors(&link.name()) {
@@ -254,11 +253,8 @@ pub async fn sync_consumer_offsets(
     if topics.is_empty() {
         return Ok(());
     }
-    let groups = client
-        .list_groups(&[], &[])
-        .await
-        .map_err(|e| e.to_string())?;
-    let now = crate::engine::now_ms();
+    let groups = client.list_groups(&[], &[]).await?;
+    let now = crate::clock::now_ms();
     let mut skipped_active = Vec::new();
     for group in groups {
         if !settings.group_filters.matches(&group.group_id) {
@@ -267,7 +263,10 @@ pub async fn sync_consumer_offsets(
         let committed = client
             .offset_fetch(&group.group_id, None)
             .await
-            .map_err(|e| format!("reading offsets of group {}: {e}", group.group_id))?;
+            .map_err(|error| LinkError::GroupOffsets {
+                group: group.group_id.clone(),
+                error,
+            })?;
         let dest_group = destination_group(&settings, &group.group_id);
         let existing = engine.store().group_offsets(&dest_group);
         let mut commits = Vec::new();
@@ -324,13 +323,10 @@ pub async fn sync_consumer_offsets(
 pub async fn auto_create_mirrors(
     engine: &Arc<LinkEngine>,
     link: &LinkRuntime,
-) -> Result<(), String> {
+) -> Result<(), LinkError> {
     let settings = link.settings();
-    let client = link.client().await.map_err(|e| e.to_string())?;
-    let response = client
-        .fetch_metadata(None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let client = link.client().await?;
+    let response = client.fetch_metadata(None).await?;
     let metadata = strait_client::ClusterMetadata::from_response(&response.body).metadata;
     let mut failures = Vec::new();
     for (name, info) in &metadata.topics {
@@ -366,10 +362,7 @@ pub async fn auto_create_mirrors(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "auto-creating mirrors failed: {}",
-            failures.join("; ")
-        ))
+        Err(LinkError::AutoCreate(failures))
     }
 }
 

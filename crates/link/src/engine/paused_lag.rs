@@ -12,7 +12,8 @@ use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use strait_client::{ClientError, KafkaClient};
 
-use super::{LinkEngine, now_ms};
+use super::LinkEngine;
+use crate::clock::now_ms;
 use crate::mirror::MirrorRuntime;
 
 /// Enough for the first batch's header; a source returns the first batch

@@ -12,7 +12,7 @@ use strait_metadata::{
 };
 use strait_protocol::admin::{AlterClusterLinkConfigsRequest, CreateClusterLinkRequest};
 
-use crate::local::{BoxFuture, LocalAclError, LocalCluster};
+use crate::local::{BoxFuture, LocalAclError, LocalCluster, LocalClusterError};
 use crate::secrets::{LinkSecretKey, is_sealed};
 use crate::{LinkEngine, config};
 
@@ -31,11 +31,11 @@ impl LocalCluster for StoreOnly {
     fn default_replication_factor(&self) -> i16 {
         1
     }
-    fn open_topic(&self, _: &TopicRecord) -> Result<(), String> {
-        Err("no logs here".into())
+    fn open_topic(&self, _: &TopicRecord) -> Result<(), LocalClusterError> {
+        Err(LocalClusterError::Log(LogError::Closed))
     }
-    fn grow_topic(&self, _: &TopicRecord) -> Result<(), String> {
-        Err("no logs here".into())
+    fn grow_topic(&self, _: &TopicRecord) -> Result<(), LocalClusterError> {
+        Err(LocalClusterError::Log(LogError::Closed))
     }
     fn reconfigure_topic(&self, _: &TopicRecord) {}
     fn log_end_offset(&self, _: &str, _: i32) -> Option<i64> {
@@ -44,14 +44,17 @@ impl LocalCluster for StoreOnly {
     fn mirror_append(&self, _: &str, _: i32, _: &[u8]) -> Result<i64, LogError> {
         Err(LogError::Closed)
     }
-    fn validate_topic_configs(&self, _: &BTreeMap<String, String>) -> Result<(), String> {
+    fn validate_topic_configs(
+        &self,
+        _: &BTreeMap<String, String>,
+    ) -> Result<(), LocalClusterError> {
         Ok(())
     }
     fn commit_offsets_if_inactive(
         &self,
         _: String,
         _: Vec<(PartitionKey, OffsetRecord)>,
-    ) -> BoxFuture<Result<bool, String>> {
+    ) -> BoxFuture<Result<bool, LocalClusterError>> {
         Box::pin(async { Ok(false) })
     }
     fn advance_log_start(&self, _: &str, _: i32, _: i64) -> Result<(), LogError> {

@@ -9,12 +9,17 @@ use strait_metadata::MirrorState;
 
 use super::{LinkEngine, lock};
 use crate::mirror::PartitionLag;
+use crate::task::TaskState;
 
 /// Every state [`LinkStatus::state`] can take.
 pub const LINK_STATES: [&str; 2] = ["ACTIVE", "PAUSED"];
 
 /// Every state [`TaskStatus::state`] can take.
-pub const TASK_STATES: [&str; 3] = ["ACTIVE", "IN_ERROR", "LINK_PAUSED"];
+pub const TASK_STATES: [&str; 3] = [
+    TaskState::ALL[0].as_str(),
+    TaskState::ALL[1].as_str(),
+    TaskState::ALL[2].as_str(),
+];
 
 /// One sync task of a link, as `kafka-cluster-links --describe` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +68,6 @@ pub(crate) fn link_state(paused: bool) -> &'static str {
     if paused { "PAUSED" } else { "ACTIVE" }
 }
 
-fn task_state(state: &str, paused: bool) -> &'static str {
-    match state {
-        _ if paused => "LINK_PAUSED",
-        "ACTIVE" => "ACTIVE",
-        _ => "IN_ERROR",
-    }
-}
-
 impl LinkEngine {
     /// Every link, by name.
     pub fn link_statuses(&self) -> Vec<LinkStatus> {
@@ -87,10 +84,10 @@ impl LinkEngine {
                     source_cluster_id: l.record().source_cluster_id,
                     bootstrap_servers: settings.raw.get("bootstrap.servers").cloned(),
                     tasks: lock(&l.tasks)
-                        .values()
-                        .map(|t| TaskStatus {
-                            task: t.task.clone(),
-                            state: task_state(&t.state, paused),
+                        .iter()
+                        .map(|(task, t)| TaskStatus {
+                            task: task.name().to_string(),
+                            state: t.state.shown(paused).as_str(),
                             last_error_ms: t.last_error_ms,
                             last_error: t.last_error.clone(),
                         })
@@ -119,7 +116,7 @@ impl LinkEngine {
                     })
                 };
                 MirrorStatus {
-                    state: m.display_state(paused),
+                    state: m.display_state(paused).as_str(),
                     fetched_bytes: m.traffic.bytes(),
                     fetched_records: m.traffic.records(),
                     partitions,
@@ -139,9 +136,10 @@ mod tests {
 
     use strait_metadata::{EmbeddedStore, LinkRecord, MetadataStore};
 
-    use super::task_state;
+    use super::TASK_STATES;
     use crate::LinkEngine;
     use crate::engine::secrets_at_rest_tests::{StoreOnly, key};
+    use crate::task::SyncTask;
 
     #[tokio::test]
     async fn a_link_shows_its_source_and_its_tasks_last_error() {
@@ -159,7 +157,7 @@ mod tests {
             .unwrap();
         let engine = LinkEngine::start(Arc::new(StoreOnly(store)), key());
         let link = engine.link("dr").unwrap();
-        link.report_task("AclSync", Err("the source refused".into()));
+        link.report_task(SyncTask::AclSync, Err(crate::LinkError::SourceAclsDenied));
         let statuses = engine.link_statuses();
         let status = statuses.iter().find(|l| l.name == "dr").unwrap();
         assert_eq!(status.source_cluster_id.as_deref(), Some("source-id"));
@@ -167,15 +165,13 @@ mod tests {
         let task = status.tasks.iter().find(|t| t.task == "AclSync").unwrap();
         assert_eq!(
             (task.state, task.last_error.as_deref()),
-            ("IN_ERROR", Some("the source refused"))
+            ("IN_ERROR", Some(crate::error::SOURCE_DESCRIBE_DENIED))
         );
         assert!(task.last_error_ms.is_some());
     }
 
     #[test]
     fn task_states_follow_the_listing() {
-        assert_eq!(task_state("ACTIVE", false), "ACTIVE");
-        assert_eq!(task_state("IN_ERROR", false), "IN_ERROR");
-        assert_eq!(task_state("ACTIVE", true), "LINK_PAUSED");
+        assert_eq!(TASK_STATES, ["ACTIVE", "IN_ERROR", "LINK_PAUSED"]);
     }
 }
