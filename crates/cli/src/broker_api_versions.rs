@@ -15,7 +15,9 @@ use strait_client::kafka_protocol::protocol::VersionRange;
 use strait_client::{BrokerInfo, Connection};
 use strait_protocol::admin::AdminApi;
 
-use crate::invocation::{CliError, Console, block_on, client, client_config, parse_args};
+use crate::invocation::{
+    CliError, Console, block_on, client, client_config, exit_code, parse_args,
+};
 
 /// Command-line options of `kafka-broker-api-versions`.
 #[derive(Debug, Parser)]
@@ -40,14 +42,8 @@ pub fn run(args: Vec<OsString>, console: &mut Console<'_>) -> i32 {
         Ok(options) => options,
         Err(code) => return code,
     };
-    match block_on(execute(&options, console)) {
-        Ok(()) => 0,
-        Err(err) if err.is_broken_pipe() => 0,
-        Err(err) => {
-            let _ = writeln!(console.err, "{err}");
-            1
-        }
-    }
+    let result = block_on(execute(&options, console));
+    exit_code(result, console)
 }
 
 async fn execute(

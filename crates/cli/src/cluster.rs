@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use strait_client::kafka_protocol::ResponseError;
 
-use crate::invocation::{CliError, Console, block_on, client, client_config, parse_args};
+use crate::invocation::{
+    CliError, Console, block_on, client, client_config, exit_code, parse_args,
+};
 
 /// Command-line options of `kafka-cluster`.
 #[derive(Debug, Parser)]
@@ -59,14 +61,8 @@ pub fn run(args: Vec<OsString>, console: &mut Console<'_>) -> i32 {
         Ok(options) => options,
         Err(code) => return code,
     };
-    match block_on(execute(&options, console)) {
-        Ok(()) => 0,
-        Err(err) if err.is_broken_pipe() => 0,
-        Err(err) => {
-            let _ = writeln!(console.err, "{err}");
-            1
-        }
-    }
+    let result = block_on(execute(&options, console));
+    exit_code(result, console)
 }
 
 fn connection_config(args: &ConnectionArgs) -> Result<strait_client::ClientConfig, CliError> {

@@ -126,6 +126,20 @@ where
     runtime.block_on(future)
 }
 
+/// The exit code of a tool run that ended with `result`: 0, or 1 with the
+/// error as one line on stderr. Output cut off by a closed pipe (`| head`)
+/// is not an error.
+pub fn exit_code(result: Result<(), CliError>, console: &mut Console<'_>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(err) if err.is_broken_pipe() => 0,
+        Err(err) => {
+            let _ = writeln!(console.err, "{err}");
+            1
+        }
+    }
+}
+
 /// Runs `run` against the process's real stdout/stderr and converts the exit code.
 pub fn run_main(
     run: impl FnOnce(Vec<OsString>, &mut Console<'_>) -> i32,

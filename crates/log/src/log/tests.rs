@@ -48,6 +48,18 @@ fn open(dir: &Path) -> Log {
     Log::open(dir, small_config()).unwrap()
 }
 
+/// A log whose segments roll after `segment_bytes`.
+fn open_rolling(dir: &Path, segment_bytes: usize) -> Log {
+    Log::open(
+        dir,
+        LogConfig {
+            segment_bytes: segment_bytes as u64,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap()
+}
+
 #[test]
 fn log_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
@@ -686,14 +698,7 @@ fn max_timestamp_picks_first_record_with_largest_timestamp() {
 fn delete_records_moves_start_and_drops_segments() {
     let dir = tempfile::tempdir().unwrap();
     let batch = plain(10, 1);
-    let log = Log::open(
-        dir.path(),
-        LogConfig {
-            segment_bytes: (batch.len() * 2) as u64,
-            ..LogConfig::default()
-        },
-    )
-    .unwrap();
+    let log = open_rolling(dir.path(), batch.len() * 2);
     for _ in 0..6 {
         log.append_leader(&batch, 0).unwrap();
     }
@@ -949,14 +954,7 @@ fn scrub_finds_flipped_bytes_in_closed_segments_and_changes_nothing() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let batch = plain(5, 1);
-    let log = Log::open(
-        dir.path(),
-        LogConfig {
-            segment_bytes: (batch.len() * 3) as u64,
-            ..LogConfig::default()
-        },
-    )
-    .unwrap();
+    let log = open_rolling(dir.path(), batch.len() * 3);
     for _ in 0..7 {
         log.append_leader(&batch, 0).unwrap();
     }
