@@ -41,6 +41,7 @@ use connection::{Connection, read, write};
 const MAX_ATTEMPTS: usize = 32;
 /// How long opening the store waits for etcd to answer.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 /// Where the etcd store is: `metadata.etcd.endpoints` and
 /// `metadata.etcd.prefix`.
@@ -163,12 +164,21 @@ impl EtcdStore {
     pub fn open(settings: &EtcdSettings, may_create_cluster: bool) -> Result<Self, EtcdError> {
         let connection = Connection::open(&settings.endpoints).map_err(unreachable)?;
         let prefix = settings.meta_prefix();
-        let p = prefix.clone();
-        let read_all = connection
-            .call_within(OPEN_TIMEOUT, move |mut c| async move {
+        // etcd may be starting too: it is asked again until OPEN_TIMEOUT.
+        let started = std::time::Instant::now();
+        let read_all = loop {
+            let p = prefix.clone();
+            let left = OPEN_TIMEOUT.saturating_sub(started.elapsed());
+            match connection.call_within(left, move |mut c| async move {
                 c.get(p, Some(GetOptions::new().with_prefix())).await
-            })
-            .map_err(unreachable)?;
+            }) {
+                Ok(r) => break r,
+                Err(e) if started.elapsed() + OPEN_RETRY_PAUSE >= OPEN_TIMEOUT => {
+                    return Err(unreachable(e));
+                }
+                Err(_) => std::thread::sleep(OPEN_RETRY_PAUSE),
+            }
+        };
         let revision = read_all.header().map_or(0, |h| h.revision());
         let kvs = read_all
             .kvs()
