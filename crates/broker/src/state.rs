@@ -37,6 +37,9 @@ pub struct Broker {
     pub authorizer: Option<crate::authz::Authorizer>,
     /// The Prometheus series counted as things happen (`crate::metrics`).
     pub metrics: crate::metrics::BrokerMetrics,
+    /// With metadata on etcd: this broker's registration under
+    /// `<prefix>/brokers/<node.id>`, kept alive until shutdown.
+    pub registration: Option<strait_metadata::BrokerRegistration>,
 }
 
 impl Broker {

@@ -64,7 +64,7 @@ pub struct BrokerRegistration {
     key: String,
     lease: Arc<AtomicI64>,
     fenced: watch::Receiver<Option<String>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     connection: Arc<Connection>,
 }
 
@@ -136,7 +136,7 @@ impl EtcdStore {
             key,
             lease,
             fenced,
-            stop: Some(stop),
+            stop: std::sync::Mutex::new(Some(stop)),
             connection: self.connection.clone(),
         })
     }
@@ -163,11 +163,10 @@ impl BrokerRegistration {
         }
     }
 
-    /// Stops renewing and revokes the lease, which removes the registration.
-    pub fn deregister(mut self) -> Result<(), MetadataError> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    /// Stops renewing and revokes the lease, which removes the registration
+    /// at once (waits two seconds at most).
+    pub fn deregister(&self) -> Result<(), MetadataError> {
+        self.stop_renewing();
         let lease = self.lease.load(Ordering::SeqCst);
         self.connection
             .call_within(Duration::from_secs(2), move |mut c| async move {
@@ -175,13 +174,18 @@ impl BrokerRegistration {
             })
             .map(|_| ())
     }
+
+    fn stop_renewing(&self) {
+        let stop = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+    }
 }
 
 impl Drop for BrokerRegistration {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop_renewing();
     }
 }
 
