@@ -65,6 +65,11 @@ def start_expecting_refusal(srv, timeout: float = 30) -> str:
     return lines[0]
 
 
+def cluster_id(srv) -> str:
+    return h.run_cli("kafka-cluster", "cluster-id", "--bootstrap-server",
+                     srv.bootstrap).check().stdout.split()[-1]
+
+
 def kcat(*args, input: str | None = None) -> h.CliResult:
     res = h.run(["kcat", *args], input=input, timeout=60)
     assert res.rc == 0, f"kcat failed:\n{res}"
@@ -84,7 +89,7 @@ def create_topic_error(bootstrap: str, name: str):
 
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed")
-def test_everything_survives_kill9_of_a_broker_on_etcd(strait_factory, etcd):
+def test_everything_survives_kill9_of_a_broker_on_etcd(etcd, strait_factory):
     prefix = new_prefix()
     srv = strait_factory(on_etcd(etcd, prefix, **{
         "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
@@ -104,7 +109,7 @@ def test_everything_survives_kill9_of_a_broker_on_etcd(strait_factory, etcd):
             "--entity-type", "users", "--entity-name", "carol").check()
     srv.cli("kafka-acls", "--add", "--allow-principal", "User:bob", "--operation", "Read",
             "--topic", "orders").check()
-    cluster = srv.cli("kafka-cluster", "cluster-id").check().stdout.split()[-1]
+    cluster = cluster_id(srv)
     # Nothing of it is in the log dir: the store is etcd.
     assert not (srv.data_dir / "strait-metadata.redb").exists()
 
@@ -112,7 +117,7 @@ def test_everything_survives_kill9_of_a_broker_on_etcd(strait_factory, etcd):
     # The restarted broker waits out its own dead registration's lease.
     srv.start()
 
-    assert srv.cli("kafka-cluster", "cluster-id").check().stdout.split()[-1] == cluster
+    assert cluster_id(srv) == cluster
     listed = srv.cli("kafka-topics", "--list").check().stdout.split()
     assert {"orders", "events"} <= set(listed), listed
     got = kh.consume_partition(srv.bootstrap, "orders", 0)
@@ -135,7 +140,7 @@ def test_everything_survives_kill9_of_a_broker_on_etcd(strait_factory, etcd):
     assert kh.consume_partition(srv.bootstrap, "orders", 0, start=30)[0].value() == b"after"
 
 
-def test_etcd_restart_while_producing(strait_factory, etcd, topic_name):
+def test_etcd_restart_while_producing(etcd, strait_factory, topic_name):
     srv = strait_factory(on_etcd(etcd, new_prefix()))
     kh.create_topic(srv.bootstrap, topic_name, partitions=2)
 
@@ -204,7 +209,7 @@ def test_a_prefix_without_endpoints_is_refused(strait_factory):
     assert "metadata.etcd.endpoints" in line, line
 
 
-def test_same_node_id_or_a_second_broker_on_one_prefix_is_refused(strait_factory, etcd):
+def test_same_node_id_or_a_second_broker_on_one_prefix_is_refused(etcd, strait_factory):
     prefix = new_prefix()
     first = strait_factory(on_etcd(etcd, prefix))
     same_id = strait_factory(on_etcd(etcd, prefix), start=False, node_id=1)
@@ -219,14 +224,14 @@ def test_same_node_id_or_a_second_broker_on_one_prefix_is_refused(strait_factory
     other.start()
 
 
-def test_log_dirs_of_another_cluster_are_refused(strait_factory, etcd):
+def test_log_dirs_of_another_cluster_are_refused(etcd, strait_factory):
     prefix = new_prefix()
     on_prefix = strait_factory(on_etcd(etcd, prefix))
     on_prefix.stop()
     # A broker of another cluster (embedded store), then pointed at the prefix.
     other = strait_factory()
     kh.create_topic(other.bootstrap, "theirs")
-    other_cluster = other.cli("kafka-cluster", "cluster-id").check().stdout.split()[-1]
+    other_cluster = cluster_id(other)
     other.stop()
     other.overrides.update(on_etcd(etcd, prefix))
     line = start_expecting_refusal(other)

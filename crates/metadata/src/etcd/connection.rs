@@ -87,7 +87,7 @@ impl Connection {
             |why: String| MetadataError::Unavailable(format!("etcd at {}: {why}", self.endpoints));
         match rx.recv() {
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(e))) => Err(unavailable(e.to_string())),
+            Ok(Ok(Err(e))) => Err(unavailable(describe(&e))),
             Ok(Err(_)) => Err(unavailable(format!(
                 "no answer within {} s",
                 timeout.as_secs_f32()
@@ -146,6 +146,30 @@ impl Drop for Connection {
     }
 }
 
+/// An etcd client error in a few words: gRPC errors carry the transport's
+/// whole debug chain in their text, so it is the status message and the
+/// innermost cause ("tcp connect error: Connection refused (os error 111)").
+pub(crate) fn describe(e: &etcd_client::Error) -> String {
+    match e {
+        etcd_client::Error::GRpcStatus(status) => {
+            let mut innermost: Option<&dyn std::error::Error> = None;
+            let mut next = std::error::Error::source(status);
+            while let Some(cause) = next {
+                innermost = Some(cause);
+                next = cause.source();
+            }
+            match innermost {
+                Some(cause) if !status.message().is_empty() => {
+                    format!("{}: {cause}", status.message())
+                }
+                Some(cause) => cause.to_string(),
+                None => status.message().to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
 /// One read-then-watch pass; returns why it ended.
 async fn follow_once(
     mut client: Client,
@@ -160,7 +184,7 @@ async fn follow_once(
     .await
     {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return e.to_string(),
+        Ok(Err(e)) => return describe(&e),
         Err(_) => return "no answer".into(),
     };
     let Some(revision) = read.header().map(|h| h.revision()) else {
@@ -180,7 +204,7 @@ async fn follow_once(
         .with_start_revision(revision + 1);
     let mut stream = match client.watch(prefix, Some(options)).await {
         Ok(s) => s,
-        Err(e) => return e.to_string(),
+        Err(e) => return describe(&e),
     };
     if let Some(since) = down_since.take() {
         tracing::info!(
@@ -192,7 +216,7 @@ async fn follow_once(
         let response = match stream.message().await {
             Ok(Some(r)) => r,
             Ok(None) => return "the watch stream ended".into(),
-            Err(e) => return e.to_string(),
+            Err(e) => return describe(&e),
         };
         if response.canceled() {
             return format!("the watch was cancelled: {}", response.cancel_reason());

@@ -343,7 +343,11 @@ impl KeepAlive {
                 }
                 Ok(Err(e)) => {
                     if !logged_down {
-                        tracing::warn!("cannot renew broker registration {}: {e}", self.key);
+                        tracing::warn!(
+                            "cannot renew broker registration {}: {}",
+                            self.key,
+                            super::connection::describe(&e)
+                        );
                         logged_down = true;
                     }
                     tokio::select! {
