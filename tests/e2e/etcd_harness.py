@@ -12,11 +12,17 @@ from pathlib import Path
 import strait_harness as h
 
 ETCD_BIN = os.environ.get("STRAIT_ETCD_BIN", "/usr/bin/etcd")
+# Debian's etcd-client package.
+ETCDCTL_BIN = os.environ.get("STRAIT_ETCDCTL_BIN", "/usr/bin/etcdctl")
 START_TIMEOUT = 20.0
 
 
 def available() -> bool:
     return os.access(ETCD_BIN, os.X_OK)
+
+
+def etcdctl_available() -> bool:
+    return os.access(ETCDCTL_BIN, os.X_OK)
 
 
 class EtcdServer:
@@ -57,6 +63,19 @@ class EtcdServer:
     def restart(self) -> "EtcdServer":
         self.kill9()
         return self.start()
+
+    def etcdctl(self, *args) -> h.CliResult:
+        env = {**os.environ, "ETCDCTL_API": "3"}
+        return h.run([ETCDCTL_BIN, "--endpoints", self.endpoint, *args], timeout=20,
+                     env=env).check()
+
+    def revoke_all_leases(self) -> int:
+        """Revokes every lease (as an operator or a lease expiry would); returns how many."""
+        # "found 1 leases" then one hex id per line.
+        ids = self.etcdctl("lease", "list").stdout.split()[3:]
+        for lease in ids:
+            self.etcdctl("lease", "revoke", lease)
+        return len(ids)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:

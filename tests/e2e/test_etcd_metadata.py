@@ -224,6 +224,29 @@ def test_same_node_id_or_a_second_broker_on_one_prefix_is_refused(etcd, strait_f
     other.start()
 
 
+@pytest.mark.skipif(not etcd_harness.etcdctl_available(),
+                    reason=f"{etcd_harness.ETCDCTL_BIN} (Debian etcd-client) is missing")
+def test_a_broker_whose_registration_is_taken_over_stops_with_one_line(etcd, strait_factory):
+    prefix = new_prefix()
+    first = strait_factory(on_etcd(etcd, prefix))
+    # A second broker with the same node.id waits for the registration to go...
+    second = strait_factory(on_etcd(etcd, prefix), node_id=1)
+    time.sleep(1)
+    # ...and gets it when the first one's lease is revoked.
+    assert etcd.revoke_all_leases() == 1
+    h.wait_until(lambda: first.proc.poll() is not None, timeout=15,
+                 what="the first broker to stop")
+    first._expect_exit = True  # stopping is what this test expects
+    assert first.proc.returncode != 0
+    errors = [ln for ln in first.log_tail().splitlines() if ln.startswith("strait: ")]
+    assert len(errors) == 1, first.log_tail()
+    assert "registration on etcd was taken over" in errors[0], errors[0]
+    assert second.bootstrap in errors[0], errors[0]
+    # The second broker serves.
+    kh.create_topic(second.bootstrap, "after-takeover")
+    second.check_alive()
+
+
 def test_log_dirs_of_another_cluster_are_refused(etcd, strait_factory):
     prefix = new_prefix()
     on_prefix = strait_factory(on_etcd(etcd, prefix))
