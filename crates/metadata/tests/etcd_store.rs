@@ -572,3 +572,18 @@ fn a_registration_survives_an_etcd_restart() {
     assert!(matches!(e, RegistrationError::NodeIdTaken { .. }), "{e}");
     drop(reg);
 }
+
+#[test]
+fn a_request_etcd_refuses_is_a_storage_error_not_unavailable() {
+    let etcd = Etcd::start();
+    let s = EtcdStore::open(&etcd.settings("/big"), true).unwrap();
+    // etcd refuses requests over --max-request-bytes (1.5 MiB by default):
+    // retrying would not help, so it is not reported as etcd being down.
+    let mut t = topic("big", 1);
+    t.configs.insert("x".into(), "v".repeat(1_800_000));
+    let e = s.create_topic(t).unwrap_err();
+    assert!(matches!(e, MetadataError::Storage(_)), "{e}");
+    assert!(e.to_string().contains("request is too large"), "{e}");
+    assert!(s.topic("big").is_none());
+    s.create_topic(topic("small", 1)).unwrap();
+}

@@ -18,6 +18,9 @@ use crate::MetadataError;
 /// How long one etcd call may take before the caller gets
 /// [`MetadataError::Unavailable`].
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest answer read from etcd: a whole prefix is read at once, and
+/// gRPC's 4 MiB default would refuse the metadata of a large cluster.
+pub(crate) const MAX_ANSWER_BYTES: usize = 1 << 30;
 /// How long the watch waits before reconnecting after etcd went away.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(500);
 
@@ -87,6 +90,11 @@ impl Connection {
             |why: String| MetadataError::Unavailable(format!("etcd at {}: {why}", self.endpoints));
         match rx.recv() {
             Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(e))) if is_refusal(&e) => Err(MetadataError::Storage(format!(
+                "etcd at {} refused the request: {}",
+                self.endpoints,
+                describe(&e)
+            ))),
             Ok(Ok(Err(e))) => Err(unavailable(describe(&e))),
             Ok(Err(_)) => Err(unavailable(format!(
                 "no answer within {} s",
@@ -146,6 +154,23 @@ impl Drop for Connection {
     }
 }
 
+/// Whether etcd answered and refused (a request too large, its space quota
+/// exceeded, ...), which retrying will not change; anything else (no
+/// connection, no leader, a timeout) is etcd being unavailable.
+fn is_refusal(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::GRpcStatus(status) => !matches!(
+            status.code(),
+            tonic::Code::Unavailable
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Cancelled
+                | tonic::Code::Unknown
+                | tonic::Code::Aborted
+        ),
+        _ => false,
+    }
+}
+
 /// An etcd client error in a few words: gRPC errors carry the transport's
 /// whole debug chain in their text, so it is the status message and the
 /// innermost cause ("tcp connect error: Connection refused (os error 111)").
@@ -172,14 +197,17 @@ pub(crate) fn describe(e: &etcd_client::Error) -> String {
 
 /// One read-then-watch pass; returns why it ended.
 async fn follow_once(
-    mut client: Client,
+    client: Client,
     prefix: &str,
     cache: &RwLock<Cache>,
     down_since: &mut Option<std::time::Instant>,
 ) -> String {
+    let mut kv = client
+        .kv_client()
+        .max_decoding_message_size(MAX_ANSWER_BYTES);
     let read = match tokio::time::timeout(
         CALL_TIMEOUT,
-        client.get(prefix, Some(GetOptions::new().with_prefix())),
+        kv.get(prefix, Some(GetOptions::new().with_prefix())),
     )
     .await
     {
@@ -202,7 +230,10 @@ async fn follow_once(
     let options = WatchOptions::new()
         .with_prefix()
         .with_start_revision(revision + 1);
-    let mut stream = match client.watch(prefix, Some(options)).await {
+    let mut watch = client
+        .watch_client()
+        .max_decoding_message_size(MAX_ANSWER_BYTES);
+    let mut stream = match watch.watch(prefix, Some(options)).await {
         Ok(s) => s,
         Err(e) => return describe(&e),
     };

@@ -169,8 +169,11 @@ impl EtcdStore {
         let read_all = loop {
             let p = prefix.clone();
             let left = OPEN_TIMEOUT.saturating_sub(started.elapsed());
-            match connection.call_within(left, move |mut c| async move {
-                c.get(p, Some(GetOptions::new().with_prefix())).await
+            match connection.call_within(left, move |c| async move {
+                c.kv_client()
+                    .max_decoding_message_size(connection::MAX_ANSWER_BYTES)
+                    .get(p, Some(GetOptions::new().with_prefix()))
+                    .await
             }) {
                 Ok(r) => break r,
                 Err(e) if started.elapsed() + OPEN_RETRY_PAUSE >= OPEN_TIMEOUT => {
