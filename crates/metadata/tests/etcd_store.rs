@@ -587,3 +587,39 @@ fn a_request_etcd_refuses_is_a_storage_error_not_unavailable() {
     assert!(s.topic("big").is_none());
     s.create_topic(topic("small", 1)).unwrap();
 }
+
+#[test]
+fn deletions_cascading_over_many_keys_fit_etcd_transaction_limits() {
+    let etcd = Etcd::start();
+    let s = EtcdStore::open(&etcd.settings("/many"), true).unwrap();
+    // etcd caps a transaction at 128 operations: 250 groups' offsets and
+    // 250 mirrors go in batches, the topic and the link last.
+    s.create_topic(topic("t", 1)).unwrap();
+    s.create_topic(topic("kept", 1)).unwrap();
+    for g in 0..250 {
+        s.commit_offsets(
+            &format!("g{g}"),
+            vec![
+                (PartitionKey::new("t", 0), offset(g)),
+                (PartitionKey::new("kept", 0), offset(g)),
+            ],
+        )
+        .unwrap();
+    }
+    s.delete_topic("t").unwrap();
+    assert!(s.topic("t").is_none());
+    assert_eq!(s.groups().len(), 250);
+    assert!(s.groups().iter().all(|g| s.group_offsets(g).len() == 1));
+
+    s.create_link(link("l")).unwrap();
+    for m in 0..250 {
+        let name = format!("m{m}");
+        s.create_mirror_topic(topic(&name, 1), mirror(&name, "l"))
+            .unwrap();
+    }
+    s.delete_link("l").unwrap();
+    assert!(s.link("l").is_none() && s.mirrors().is_empty());
+    let reopened = EtcdStore::open(&etcd.settings("/many"), false).unwrap();
+    assert!(reopened.mirrors().is_empty() && reopened.topic("m249").is_some());
+    assert_eq!(reopened.group_offsets("g7").len(), 1);
+}

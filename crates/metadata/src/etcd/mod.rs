@@ -39,6 +39,9 @@ use connection::{Connection, read, write};
 /// How many times a write is computed again after another writer changed
 /// one of the keys it was computed from.
 const MAX_ATTEMPTS: usize = 32;
+/// How many dependent keys one transaction changes when a deletion cascades
+/// (etcd refuses transactions of more than 128 operations by default).
+const TXN_BATCH: usize = 100;
 /// How long opening the store waits for etcd to answer.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(200);
@@ -371,14 +374,20 @@ impl MetadataStore for EtcdStore {
     }
 
     fn delete_topic(&self, name: &str) -> Result<TopicRecord, MetadataError> {
-        self.mutate(|state| {
-            let Some(topic) = state.topics.get(name).cloned() else {
-                return Err(MetadataError::UnknownTopic(name.to_string()));
-            };
-            let mut guards = vec![topic_key(name)];
-            let mut changes = vec![(topic_key(name), None), (mirror_key(name), None)];
-            for (group, offsets) in &state.offsets {
-                if offsets.keys().any(|k| k.topic == name) {
+        // The offsets of many groups are cleaned in batches first (etcd caps
+        // a transaction's operations); the topic goes with the last batch.
+        loop {
+            let deleted = self.mutate(|state| {
+                let Some(topic) = state.topics.get(name).cloned() else {
+                    return Err(MetadataError::UnknownTopic(name.to_string()));
+                };
+                let mut guards = Vec::new();
+                let mut changes = Vec::new();
+                let groups = state
+                    .offsets
+                    .iter()
+                    .filter(|(_, offsets)| offsets.keys().any(|k| k.topic == name));
+                for (group, offsets) in groups.take(TXN_BATCH) {
                     let kept: GroupOffsets = offsets
                         .iter()
                         .filter(|(k, _)| k.topic != name)
@@ -387,9 +396,18 @@ impl MetadataStore for EtcdStore {
                     guards.push(offsets_key(group));
                     changes.push((offsets_key(group), encode_offsets(&kept)?));
                 }
+                if changes.len() == TXN_BATCH {
+                    return Ok(Plan::new(guards, changes, None));
+                }
+                guards.push(topic_key(name));
+                changes.push((topic_key(name), None));
+                changes.push((mirror_key(name), None));
+                Ok(Plan::new(guards, changes, Some(topic)))
+            })?;
+            if let Some(topic) = deleted {
+                return Ok(topic);
             }
-            Ok(Plan::new(guards, changes, topic))
-        })
+        }
     }
 
     fn broker_configs(&self) -> BTreeMap<String, String> {
@@ -586,18 +604,33 @@ impl MetadataStore for EtcdStore {
     }
 
     fn delete_link(&self, name: &str) -> Result<(), MetadataError> {
-        self.mutate(|state| {
-            if !state.links.contains_key(name) {
-                return Err(MetadataError::UnknownLink(name.to_string()));
+        // Many mirrors' records go in batches first; the link with the last.
+        loop {
+            let deleted = self.mutate(|state| {
+                if !state.links.contains_key(name) {
+                    return Err(MetadataError::UnknownLink(name.to_string()));
+                }
+                let mirrors: Vec<String> = state
+                    .mirrors
+                    .values()
+                    .filter(|m| m.link == name)
+                    .take(TXN_BATCH)
+                    .map(|m| mirror_key(&m.topic))
+                    .collect();
+                let mut changes: Vec<(String, Option<Vec<u8>>)> =
+                    mirrors.iter().map(|k| (k.clone(), None)).collect();
+                if mirrors.len() == TXN_BATCH {
+                    return Ok(Plan::new(mirrors, changes, false));
+                }
+                let mut guards = mirrors;
+                guards.push(link_key(name));
+                changes.push((link_key(name), None));
+                Ok(Plan::new(guards, changes, true))
+            })?;
+            if deleted {
+                return Ok(());
             }
-            let mut guards = vec![link_key(name)];
-            let mut changes = vec![(link_key(name), None)];
-            for m in state.mirrors.values().filter(|m| m.link == name) {
-                guards.push(mirror_key(&m.topic));
-                changes.push((mirror_key(&m.topic), None));
-            }
-            Ok(Plan::new(guards, changes, ()))
-        })
+        }
     }
 
     fn mirrors(&self) -> Vec<MirrorRecord> {
