@@ -9,6 +9,8 @@ metadata.etcd.endpoints / metadata.etcd.prefix select the etcd store.
 - Bad starts are one line on stderr and a non-zero exit: etcd unreachable,
   a node.id a live broker holds, a second broker on the prefix, log dirs of
   another cluster.
+- The broker's lease: lost, it registers again; lost while another broker
+  took its node.id, it stops with one line.
 """
 
 from __future__ import annotations
@@ -222,6 +224,27 @@ def test_same_node_id_or_a_second_broker_on_one_prefix_is_refused(etcd, strait_f
     # Once the first one stops (and deregisters), the prefix is free.
     first.stop()
     other.start()
+
+
+@pytest.mark.skipif(not etcd_harness.etcdctl_available(),
+                    reason=f"{etcd_harness.ETCDCTL_BIN} (Debian etcd-client) is missing")
+def test_a_broker_registers_again_after_losing_its_lease(etcd, strait_factory):
+    prefix = new_prefix()
+    srv = strait_factory(on_etcd(etcd, prefix))
+    key = f"{prefix}/brokers/1"
+
+    def registered() -> bool:
+        return etcd.etcdctl("get", key, "--keys-only").stdout.split() == [key]
+
+    assert registered()
+    assert etcd.revoke_all_leases() == 1
+    h.wait_until(lambda: "lost its lease" in srv.log_tail(), timeout=15,
+                 what="the broker to notice")
+    h.wait_until(registered, timeout=15, what="the registration to come back")
+    assert f"broker registration {key} is back" in srv.log_tail()
+    assert srv.bootstrap.split(":")[1] in etcd.etcdctl("get", key, "--print-value-only").stdout
+    kh.create_topic(srv.bootstrap, "still-serving")
+    srv.check_alive()
 
 
 @pytest.mark.skipif(not etcd_harness.etcdctl_available(),
