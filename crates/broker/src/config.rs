@@ -71,6 +71,9 @@ pub struct BrokerConfig {
     pub metrics_partition_series_max: usize,
     /// Each listener's security protocol, TLS and SASL settings; `super.users`.
     pub security: SecurityConfig,
+    /// `metadata.etcd.endpoints` and `metadata.etcd.prefix`: metadata on
+    /// etcd; `None` keeps it in the embedded store in the first log dir.
+    pub metadata_etcd: Option<strait_metadata::EtcdSettings>,
     /// Every key as written (after validation), for DescribeConfigs and as
     /// the static layer below topic configs.
     pub properties: BTreeMap<String, String>,
@@ -145,6 +148,8 @@ const KNOWN: &[(&str, Check)] = &[
     (crate::metrics::PARTITION_SERIES_MAX_KEY, Check::Int),
     (crate::scrubber::INTERVAL_KEY, Check::Long),
     (crate::scrubber::RATE_KEY, Check::Long),
+    ("metadata.etcd.endpoints", Check::Text),
+    ("metadata.etcd.prefix", Check::Text),
 ];
 
 /// Reads Java-style properties: `key=value` or `key: value`, `#`/`!`
@@ -408,6 +413,25 @@ impl BrokerConfig {
         };
         // authorizer.class.name, super.users, allow.everyone.if.no.acl.found.
         crate::authz::AuthorizerConfig::from_properties(&props)?;
+        let metadata_etcd = match (get("metadata.etcd.endpoints"), get("metadata.etcd.prefix")) {
+            (None, None) => None,
+            (None, Some(prefix)) => {
+                return Err(invalid(
+                    "metadata.etcd.prefix",
+                    prefix,
+                    "needs metadata.etcd.endpoints (without it, metadata stays in the log dir)",
+                ));
+            }
+            (Some(endpoints), prefix) => Some(
+                strait_metadata::EtcdSettings::new(endpoints, prefix).map_err(|e| {
+                    let key = match e {
+                        strait_metadata::EtcdError::InvalidPrefix(_) => "metadata.etcd.prefix",
+                        _ => "metadata.etcd.endpoints",
+                    };
+                    invalid(key, get(key).unwrap_or(""), e.to_string())
+                })?,
+            ),
+        };
         Ok(BrokerConfig {
             node_id,
             listeners,
@@ -425,6 +449,7 @@ impl BrokerConfig {
                 crate::metrics::PARTITION_SERIES_MAX_DEFAULT as i64,
             ) as usize,
             security,
+            metadata_etcd,
             properties: props,
         })
     }
@@ -554,5 +579,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("listeners"), "{e}");
+    }
+
+    #[test]
+    fn metadata_on_etcd() {
+        assert!(cfg("").unwrap().metadata_etcd.is_none());
+        let c = cfg("metadata.etcd.endpoints=http://127.0.0.1:2379,http://127.0.0.1:2380").unwrap();
+        let etcd = c.metadata_etcd.unwrap();
+        assert_eq!(etcd.endpoints.len(), 2);
+        assert_eq!(etcd.prefix, "/strait");
+        let c = cfg("metadata.etcd.endpoints=http://h:1\nmetadata.etcd.prefix=/prod/").unwrap();
+        assert_eq!(c.metadata_etcd.unwrap().prefix, "/prod");
+        // A prefix alone would be silently ignored: refused.
+        let e = cfg("metadata.etcd.prefix=/x").unwrap_err().to_string();
+        assert!(e.contains("metadata.etcd.endpoints"), "{e}");
+        let e = cfg("metadata.etcd.endpoints=127.0.0.1:2379")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metadata.etcd.endpoints"), "{e}");
+        let e = cfg("metadata.etcd.endpoints=http://h:1\nmetadata.etcd.prefix=x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metadata.etcd.prefix"), "{e}");
     }
 }

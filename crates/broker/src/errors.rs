@@ -41,6 +41,8 @@ pub fn metadata_failure(e: &MetadataError) -> (ResponseError, String) {
             ResponseError::InvalidRequest
         }
         MetadataError::Storage(_) | MetadataError::Corrupt(_) => ResponseError::KafkaStorageError,
+        // etcd is down or unreachable: retriable, as a timed-out request is.
+        MetadataError::Unavailable(_) => ResponseError::RequestTimedOut,
     };
     (code, e.to_string())
 }

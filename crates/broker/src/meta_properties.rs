@@ -21,7 +21,7 @@ pub enum DataDirError {
          away to start a new cluster"
     )]
     StoreLost {
-        store: PathBuf,
+        store: String,
         dir: PathBuf,
         cluster_id: String,
     },
@@ -31,7 +31,7 @@ pub enum DataDirError {
          new cluster"
     )]
     StoreLostPartitions {
-        store: PathBuf,
+        store: String,
         dir: PathBuf,
         example: String,
     },
@@ -120,6 +120,13 @@ pub fn check_before_open(store: &Path, log_dirs: &[PathBuf]) -> Result<(), DataD
     if !store_is_new(store) {
         return Ok(());
     }
+    check_no_data(&store.display().to_string(), log_dirs)
+}
+
+/// Refuses log dirs that hold data (a `meta.properties` with a cluster id,
+/// or partition directories) for a metadata store that is new; `store`
+/// names that store in the message.
+pub fn check_no_data(store: &str, log_dirs: &[PathBuf]) -> Result<(), DataDirError> {
     for dir in log_dirs {
         if let Some(MetaProperties {
             cluster_id: Some(cluster_id),
@@ -127,14 +134,14 @@ pub fn check_before_open(store: &Path, log_dirs: &[PathBuf]) -> Result<(), DataD
         }) = read(dir)?
         {
             return Err(DataDirError::StoreLost {
-                store: store.to_path_buf(),
+                store: store.to_string(),
                 dir: dir.clone(),
                 cluster_id,
             });
         }
         if let Some(example) = some_partition_dir(dir) {
             return Err(DataDirError::StoreLostPartitions {
-                store: store.to_path_buf(),
+                store: store.to_string(),
                 dir: dir.clone(),
                 example,
             });

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, ResponseKind};
-use strait_metadata::{EmbeddedStore, MetadataError, MetadataStore};
+use strait_metadata::{
+    BrokerRegistration, EmbeddedStore, EtcdError, EtcdStore, MetadataError, MetadataStore,
+    RegistrationError,
+};
 use strait_protocol::{
     Incoming, ProtocolError, decode_incoming, encode_response, encode_response_chunks, read_frame,
     write_frame_chunks,
@@ -54,6 +57,23 @@ pub enum BrokerError {
     Tls(String),
     #[error("cluster link secrets: {0}")]
     LinkSecret(#[from] strait_link::secrets::SecretError),
+    #[error("metadata on etcd: {0}")]
+    Etcd(#[from] EtcdError),
+    #[error(
+        "etcd prefix {prefix} holds cluster {store_cluster}, but log dir {dir} belongs to cluster \
+         {dir_cluster} ({dir}/meta.properties); point metadata.etcd.prefix at that cluster's \
+         prefix, or use other log dirs"
+    )]
+    EtcdClusterMismatch {
+        prefix: String,
+        store_cluster: String,
+        dir: std::path::PathBuf,
+        dir_cluster: String,
+    },
+    #[error("{0}")]
+    Registration(#[from] RegistrationError),
+    #[error("stopping: this broker's registration on etcd was taken over: {0}")]
+    Fenced(String),
 }
 
 /// Per-connection facts handlers may need.
@@ -90,7 +110,16 @@ pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
 /// Serves a started broker until SIGINT or SIGTERM, then closes every log
 /// cleanly.
 pub async fn run_until_signal(broker: Arc<Broker>) -> Result<(), BrokerError> {
-    wait_for_shutdown().await;
+    let fenced = async {
+        match &broker.registration {
+            Some(r) => r.fenced().await,
+            None => std::future::pending().await,
+        }
+    };
+    let fenced = tokio::select! {
+        _ = wait_for_shutdown() => None,
+        reason = fenced => Some(reason),
+    };
     tracing::info!("shutting down");
     // Lets a topic creation in progress finish, so no half-made topic is left.
     let _admin = broker.admin.lock().await;
@@ -103,6 +132,19 @@ pub async fn run_until_signal(broker: Arc<Broker>) -> Result<(), BrokerError> {
         "closed every partition log in {} ms ({failed} failed)",
         started.elapsed().as_millis()
     );
+    if let Some(reason) = fenced {
+        return Err(BrokerError::Fenced(reason));
+    }
+    if broker.registration.is_some() {
+        let b = broker.clone();
+        let revoked = tokio::task::spawn_blocking(move || {
+            b.registration.as_ref().map(BrokerRegistration::deregister)
+        })
+        .await;
+        if let Ok(Some(Err(e))) = revoked {
+            tracing::warn!("could not remove the broker registration from etcd: {e}");
+        }
+    }
     Ok(())
 }
 
@@ -137,15 +179,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         .cloned()
         .unwrap_or_else(|| std::path::PathBuf::from("/tmp/strait-logs"));
     std::fs::create_dir_all(&first_dir)?;
-    let store_path = first_dir.join("strait-metadata.redb");
-    crate::meta_properties::check_before_open(&store_path, &config.log_dirs)?;
-    let store: Arc<dyn MetadataStore> = Arc::new(EmbeddedStore::open(&store_path).map_err(
-        |source| BrokerError::MetadataFile {
-            path: store_path.clone(),
-            source,
-        },
-    )?);
-    crate::meta_properties::check_and_write(&config.log_dirs, &store.cluster_id(), config.node_id)?;
+    let (store, etcd) = open_store(&config, &first_dir).await?;
     let link_secret_key = Arc::new(link_secret_key(&config, &first_dir)?);
 
     let metrics = BrokerMetrics::new(config.metrics_partition_series_max);
@@ -204,6 +238,24 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         bound.push((l.name.clone(), listener, port, runtime));
     }
 
+    // Registered before any partition is opened: a broker refused here
+    // leaves nothing behind.
+    let registration = match etcd {
+        Some(etcd) => {
+            let node_id = config.node_id;
+            let listeners: Vec<String> = advertised
+                .iter()
+                .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+                .collect();
+            let registered =
+                tokio::task::spawn_blocking(move || etcd.register_broker(node_id, &listeners))
+                    .await
+                    .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
+            Some(registered)
+        }
+        None => None,
+    };
+
     let topics = TopicTable::new(config.log_dirs.clone());
     let (appended, _) = watch::channel(0u64);
     // Loads every persisted group and its committed offsets.
@@ -233,6 +285,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         authorizer,
         metrics,
         scrub: Default::default(),
+        registration,
     });
     {
         let b = broker.clone();
@@ -291,6 +344,74 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
         broker.cluster_id()
     );
     Ok(broker)
+}
+
+/// Opens the metadata store the configuration names (etcd, or the embedded
+/// store in the first log dir) and checks it against the log dirs'
+/// `meta.properties`. Returns the etcd store too, for registration.
+async fn open_store(
+    config: &BrokerConfig,
+    first_dir: &std::path::Path,
+) -> Result<(Arc<dyn MetadataStore>, Option<Arc<EtcdStore>>), BrokerError> {
+    let Some(settings) = &config.metadata_etcd else {
+        let store_path = first_dir.join("strait-metadata.redb");
+        crate::meta_properties::check_before_open(&store_path, &config.log_dirs)?;
+        let store: Arc<dyn MetadataStore> =
+            Arc::new(EmbeddedStore::open(&store_path).map_err(|source| {
+                BrokerError::MetadataFile {
+                    path: store_path.clone(),
+                    source,
+                }
+            })?);
+        crate::meta_properties::check_and_write(
+            &config.log_dirs,
+            &store.cluster_id(),
+            config.node_id,
+        )?;
+        return Ok((store, None));
+    };
+    let described = format!(
+        "etcd prefix {} at {}",
+        settings.prefix,
+        settings.endpoints.join(",")
+    );
+    // Log dirs that hold data may only meet a prefix that holds their cluster.
+    let data_check = crate::meta_properties::check_no_data(&described, &config.log_dirs);
+    let may_create_cluster = data_check.is_ok();
+    let s = settings.clone();
+    // Opening blocks (its own runtime, a bounded wait for etcd): off the
+    // async threads.
+    let opened = tokio::task::spawn_blocking(move || EtcdStore::open(&s, may_create_cluster))
+        .await
+        .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+    let etcd = match opened {
+        Ok(store) => Arc::new(store),
+        Err(e @ EtcdError::NoCluster { .. }) => {
+            return Err(match data_check {
+                Err(lost) => lost.into(),
+                Ok(()) => e.into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let cluster_id = etcd.cluster_id();
+    match crate::meta_properties::check_and_write(&config.log_dirs, &cluster_id, config.node_id) {
+        Err(crate::meta_properties::DataDirError::ClusterIdMismatch { path, found, .. }) => {
+            return Err(BrokerError::EtcdClusterMismatch {
+                prefix: settings.prefix.clone(),
+                store_cluster: cluster_id,
+                dir: path
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default(),
+                dir_cluster: found,
+            });
+        }
+        other => other?,
+    }
+    tracing::info!("metadata on {described}, cluster {cluster_id}");
+    let store: Arc<dyn MetadataStore> = etcd.clone();
+    Ok((store, Some(etcd)))
 }
 
 /// The file in the first log dir that keeps the link secret key when

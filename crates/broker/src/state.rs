@@ -39,6 +39,9 @@ pub struct Broker {
     pub metrics: crate::metrics::BrokerMetrics,
     /// What the background scrubber found (`crate::scrubber`).
     pub scrub: crate::scrubber::ScrubState,
+    /// With metadata on etcd: this broker's registration under
+    /// `<prefix>/brokers/<node.id>`, kept alive until shutdown.
+    pub registration: Option<strait_metadata::BrokerRegistration>,
 }
 
 impl Broker {

@@ -11,44 +11,18 @@ use crate::records::{
     GroupOffsets, LinkRecord, MirrorRecord, OffsetRecord, PartitionKey, ScramCredential,
     TopicRecord,
 };
+use crate::state::{
+    ACLS, BROKER_CONFIGS, CLUSTER_ID, GROUP_STATE_PREFIX, LINK_PREFIX, MIRROR_PREFIX,
+    NEXT_PRODUCER_ID, OFFSETS_PREFIX, SCRAM_PREFIX, State, TOPIC_PREFIX, TXN_STATE_PREFIX, encode,
+    encode_offsets, new_cluster_id, offsets_key, set_group_offsets,
+};
 use crate::{MetadataError, MetadataStore};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::RwLock;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-
-const CLUSTER_ID: &str = "cluster-id";
-const BROKER_CONFIGS: &str = "broker-configs";
-const NEXT_PRODUCER_ID: &str = "next-producer-id";
-const TOPIC_PREFIX: &str = "topic/";
-const OFFSETS_PREFIX: &str = "offsets/";
-const GROUP_STATE_PREFIX: &str = "group-state/";
-const LINK_PREFIX: &str = "link/";
-const MIRROR_PREFIX: &str = "mirror/";
-const SCRAM_PREFIX: &str = "scram/";
-const TXN_STATE_PREFIX: &str = "txn-state/";
-/// Every ACL, as one sorted JSON list.
-const ACLS: &str = "acls";
-
-#[derive(Default)]
-struct State {
-    cluster_id: String,
-    topics: BTreeMap<String, TopicRecord>,
-    broker_configs: BTreeMap<String, String>,
-    offsets: HashMap<String, GroupOffsets>,
-    group_states: HashMap<String, Vec<u8>>,
-    txn_states: BTreeMap<String, Vec<u8>>,
-    next_producer_id: i64,
-    links: BTreeMap<String, LinkRecord>,
-    mirrors: BTreeMap<String, MirrorRecord>,
-    acls: std::collections::BTreeSet<AclBinding>,
-    /// user -> mechanism -> credential
-    scram: BTreeMap<String, BTreeMap<String, ScramCredential>>,
-}
 
 /// Metadata persisted in one redb file.
 pub struct EmbeddedStore {
@@ -59,17 +33,6 @@ pub struct EmbeddedStore {
 fn storage(e: impl std::fmt::Display) -> MetadataError {
     MetadataError::Storage(e.to_string())
 }
-
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, MetadataError> {
-    serde_json::from_slice(bytes).map_err(|e| MetadataError::Corrupt(format!("{key}: {e}")))
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetadataError> {
-    serde_json::to_vec(value).map_err(|e| MetadataError::Corrupt(e.to_string()))
-}
-
-/// The stored form of a group's offsets: a list, since JSON maps need string keys.
-type StoredOffsets = Vec<(PartitionKey, OffsetRecord)>;
 
 impl EmbeddedStore {
     /// Opens (or creates) the store at `path`. A new store gets a fresh cluster id.
@@ -98,35 +61,7 @@ impl EmbeddedStore {
         let table = txn.open_table(META).map_err(storage)?;
         for entry in table.iter().map_err(storage)? {
             let (k, v) = entry.map_err(storage)?;
-            let key = k.value();
-            let value = v.value();
-            if key == CLUSTER_ID {
-                state.cluster_id = decode(key, value)?;
-            } else if key == BROKER_CONFIGS {
-                state.broker_configs = decode(key, value)?;
-            } else if key == ACLS {
-                let list: Vec<AclBinding> = decode(key, value)?;
-                state.acls = list.into_iter().collect();
-            } else if key == NEXT_PRODUCER_ID {
-                state.next_producer_id = decode(key, value)?;
-            } else if let Some(name) = key.strip_prefix(TOPIC_PREFIX) {
-                state.topics.insert(name.to_string(), decode(key, value)?);
-            } else if let Some(group) = key.strip_prefix(OFFSETS_PREFIX) {
-                let list: StoredOffsets = decode(key, value)?;
-                state
-                    .offsets
-                    .insert(group.to_string(), list.into_iter().collect());
-            } else if let Some(name) = key.strip_prefix(LINK_PREFIX) {
-                state.links.insert(name.to_string(), decode(key, value)?);
-            } else if let Some(topic) = key.strip_prefix(MIRROR_PREFIX) {
-                state.mirrors.insert(topic.to_string(), decode(key, value)?);
-            } else if let Some(group) = key.strip_prefix(GROUP_STATE_PREFIX) {
-                state.group_states.insert(group.to_string(), value.to_vec());
-            } else if let Some(user) = key.strip_prefix(SCRAM_PREFIX) {
-                state.scram.insert(user.to_string(), decode(key, value)?);
-            } else if let Some(id) = key.strip_prefix(TXN_STATE_PREFIX) {
-                state.txn_states.insert(id.to_string(), value.to_vec());
-            }
+            state.apply(k.value(), Some(v.value()))?;
         }
         drop(table);
         drop(txn);
@@ -171,27 +106,6 @@ impl EmbeddedStore {
 
 fn poisoned() -> MetadataError {
     MetadataError::Storage("metadata lock poisoned".into())
-}
-
-/// A Kafka-style cluster id: 16 random bytes in URL-safe base64 without padding.
-fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    let mut out = String::with_capacity(22);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(char::from(ALPHABET[((acc >> bits) & 63) as usize]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[((acc << (6 - bits)) & 63) as usize]));
-    }
-    out
 }
 
 impl MetadataStore for EmbeddedStore {
@@ -550,30 +464,6 @@ impl MetadataStore for EmbeddedStore {
         self.write(&[(ACLS.to_string(), Some(encode(&list)?))])?;
         state.acls = kept;
         Ok(gone)
-    }
-}
-
-fn offsets_key(group: &str) -> String {
-    format!("{OFFSETS_PREFIX}{group}")
-}
-
-/// None (delete the key) when a group has no offsets left.
-fn encode_offsets(offsets: &GroupOffsets) -> Result<Option<Vec<u8>>, MetadataError> {
-    if offsets.is_empty() {
-        return Ok(None);
-    }
-    let list: StoredOffsets = offsets
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    encode(&list).map(Some)
-}
-
-fn set_group_offsets(state: &mut State, group: String, offsets: GroupOffsets) {
-    if offsets.is_empty() {
-        state.offsets.remove(&group);
-    } else {
-        state.offsets.insert(group, offsets);
     }
 }
 

@@ -1,17 +1,21 @@
 //! Strait's cluster metadata: topics, configs, consumer group offsets and group
 //! state, transaction state, producer id allocation, the cluster id.
 //!
-//! Everything goes through the [`MetadataStore`] trait so that a replicated store
-//! can later replace the embedded one ([`EmbeddedStore`], backed by redb). This
+//! Everything goes through the [`MetadataStore`] trait, with two backends: the
+//! embedded one ([`EmbeddedStore`], backed by redb, the single-node default) and
+//! etcd v3 ([`EtcdStore`], shared by the brokers of a cluster). This
 //! crate owns persistence of metadata only; it must never touch partition logs or
 //! speak the Kafka protocol.
 
 mod acls;
 mod embedded;
+mod etcd;
 mod records;
+mod state;
 
 pub use acls::{AclBinding, AclOperation, AclPatternType, AclPermission, AclResourceType};
 pub use embedded::EmbeddedStore;
+pub use etcd::{BrokerRegistration, EtcdError, EtcdSettings, EtcdStore, RegistrationError};
 pub use records::{
     GroupOffsets, LinkRecord, MirrorRecord, MirrorState, OffsetRecord, PartitionKey,
     ScramCredential, TopicRecord,
@@ -32,6 +36,11 @@ pub enum MetadataError {
     Storage(String),
     #[error("metadata record is corrupt: {0}")]
     Corrupt(String),
+    /// The metadata store cannot be reached (etcd down or partitioned away):
+    /// the change was not made, or its outcome is unknown; retrying once the
+    /// store is back is safe.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// The one interface to cluster metadata. Reads are served from memory; every
