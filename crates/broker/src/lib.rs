@@ -27,5 +27,5 @@ mod txn;
 mod upkeep;
 
 pub use config::{BrokerConfig, ConfigError, SecurityProtocol};
-pub use server::{BrokerError, run, run_until_signal, start};
+pub use server::{BrokerError, ShutdownSignal, run, run_until_signal, start};
 pub use state::Broker;

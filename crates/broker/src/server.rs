@@ -103,13 +103,62 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs a broker until SIGINT or SIGTERM, then closes every log cleanly.
 pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
+    let shutdown = ShutdownSignal::install()?;
     let broker = start(config).await?;
-    run_until_signal(broker).await
+    run_until_signal(broker, shutdown).await
 }
 
-/// Serves a started broker until SIGINT or SIGTERM, then closes every log
+/// SIGINT and SIGTERM, caught from the moment this is installed. Install it
+/// before [`start`]: a signal that arrives while the broker is still
+/// starting (listeners already bound, partitions still opening) is kept and
+/// ends the broker cleanly once it is up, instead of killing the process
+/// with the signal's default action.
+pub struct ShutdownSignal {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Catches SIGINT and SIGTERM from now on. Needs a tokio runtime.
+    pub fn install() -> Result<ShutdownSignal, BrokerError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignal {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ShutdownSignal {})
+        }
+    }
+
+    /// Waits for either signal (returns at once for one already caught).
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.terminate.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Serves a started broker until `shutdown` fires, then closes every log
 /// cleanly.
-pub async fn run_until_signal(broker: Arc<Broker>) -> Result<(), BrokerError> {
+pub async fn run_until_signal(
+    broker: Arc<Broker>,
+    mut shutdown: ShutdownSignal,
+) -> Result<(), BrokerError> {
     let fenced = async {
         match &broker.registration {
             Some(r) => r.fenced().await,
@@ -117,7 +166,7 @@ pub async fn run_until_signal(broker: Arc<Broker>) -> Result<(), BrokerError> {
         }
     };
     let fenced = tokio::select! {
-        _ = wait_for_shutdown() => None,
+        _ = shutdown.wait() => None,
         reason = fenced => Some(reason),
     };
     tracing::info!("shutting down");
@@ -146,28 +195,6 @@ pub async fn run_until_signal(broker: Arc<Broker>) -> Result<(), BrokerError> {
         }
     }
     Ok(())
-}
-
-async fn wait_for_shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// Opens storage, binds every listener and starts serving. Returns once the

@@ -72,6 +72,8 @@ fn run_server(config: PathBuf) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let http = config.http_listeners.clone();
+        // Caught from here on, so a SIGTERM while starting still ends cleanly.
+        let shutdown = strait_broker::ShutdownSignal::install()?;
         let broker = strait_broker::start(config).await?;
         if !http.is_empty() {
             for bound in strait_http::serve(broker.clone(), &http).await? {
@@ -79,7 +81,7 @@ fn run_server(config: PathBuf) -> anyhow::Result<()> {
                 println!("Strait HTTP listening: {bound}");
             }
         }
-        strait_broker::run_until_signal(broker).await?;
+        strait_broker::run_until_signal(broker, shutdown).await?;
         anyhow::Ok(())
     })?;
     Ok(())
