@@ -26,6 +26,7 @@ use crate::batch::{
 use crate::checkpoint::{self, OffsetsCheckpoint};
 use crate::compact::{self, CLEANED_SUFFIX, CleanRules, CleanerCheckpoint, CompactionStats};
 use crate::config::{LogConfig, TimestampType};
+use crate::epoch_cache::{EpochEntry, LeaderEpochCache};
 use crate::error::LogError;
 use crate::producer_state::{AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateTable};
 use crate::recovery;
@@ -80,6 +81,8 @@ pub struct Log {
     first_unstable: AtomicI64,
     aborted: RwLock<AbortedTxnIndex>,
     leader_epoch: AtomicI32,
+    /// The leader epoch cache; taken after `writer` when both are needed.
+    epochs: Mutex<LeaderEpochCache>,
     closed: AtomicBool,
     /// Serialises compactions; the cleaner checkpoint once loaded.
     cleaner: Mutex<Option<CleanerCheckpoint>>,
@@ -241,6 +244,7 @@ impl Log {
         {
             let mut w = lock(&log.writer);
             log.prune_snapshots(&mut w)?;
+            log.load_epoch_cache(durable)?;
         }
         log.offsets.write_checkpoint_with(durable)?;
         checkpoint::clear_clean_shutdown_with(dir, durable)?;
@@ -295,6 +299,7 @@ impl Log {
             first_unstable: AtomicI64::new(first_unstable),
             aborted: RwLock::new(loaded.aborted),
             leader_epoch: AtomicI32::new(-1),
+            epochs: Mutex::new(LeaderEpochCache::empty(dir)),
             closed: AtomicBool::new(false),
             cleaner: Mutex::new(None),
         }
@@ -319,6 +324,80 @@ impl Log {
     /// (-1, the default, leaves producers' batches untouched).
     pub fn set_leader_epoch(&self, epoch: i32) {
         self.leader_epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// The partition leader epoch stamped into leader appends (-1 until set).
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Relaxed)
+    }
+
+    /// The latest epoch in the leader epoch cache (the one still being written to).
+    pub fn latest_epoch(&self) -> Option<i32> {
+        lock(&self.epochs).latest_epoch()
+    }
+
+    /// The leader epoch cache's entries, oldest first.
+    pub fn epoch_entries(&self) -> Vec<EpochEntry> {
+        lock(&self.epochs).entries().to_vec()
+    }
+
+    /// OffsetForLeaderEpoch: the largest cached epoch `<= requested` and where it ends
+    /// (Kafka's `LeaderEpochFileCache.endOffsetFor` against the log end offset); `None` when
+    /// the answer is undefined (Kafka's `UnifiedLog.endOffsetForEpoch`).
+    pub fn end_offset_for_epoch(&self, requested: i32) -> Option<(i32, i64)> {
+        let epochs = lock(&self.epochs);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
+        let (epoch, offset) = epochs.end_offset_for(requested, log_end);
+        (offset != crate::epoch_cache::UNDEFINED_EPOCH_OFFSET).then_some((epoch, offset))
+    }
+
+    /// Loads the leader epoch checkpoint, rebuilding it from the batch headers when it is
+    /// missing (a log written before the cache existed) or unreadable, then drops the
+    /// entries outside [log start, log end) — an entry written just before a crash whose
+    /// batch never landed goes here.
+    fn load_epoch_cache(&self, durable: bool) -> Result<(), LogError> {
+        let mut cache = match LeaderEpochCache::read(&self.dir) {
+            Ok(Some(cache)) => cache,
+            Ok(None) => self.rebuild_epoch_cache(durable)?,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "leader epoch checkpoint unreadable, rebuilding it from the batches");
+                self.rebuild_epoch_cache(durable)?
+            }
+        };
+        cache.fit_to(
+            self.offsets.log_start.load(Ordering::Acquire),
+            self.offsets.log_end.load(Ordering::Acquire),
+            durable,
+        )?;
+        *lock(&self.epochs) = cache;
+        Ok(())
+    }
+
+    fn rebuild_epoch_cache(&self, durable: bool) -> Result<LeaderEpochCache, LogError> {
+        let mut cache = LeaderEpochCache::empty(&self.dir);
+        for segment in self.segments().iter() {
+            segment.scan_from(segment.base_offset(), |h, _, _| {
+                cache.assign_in_memory(h.partition_leader_epoch, h.base_offset);
+                Ok(())
+            })?;
+        }
+        cache.write(durable)?;
+        Ok(cache)
+    }
+
+    /// Records in the epoch cache (and its checkpoint) the epoch of a batch about to be
+    /// appended at `base_offset`, before its bytes are written.
+    fn assign_epoch(&self, epoch: i32, base_offset: i64) -> Result<(), LogError> {
+        if epoch >= 0 {
+            lock(&self.epochs).assign(epoch, base_offset)?;
+        }
+        Ok(())
+    }
+
+    /// The log start offset moved to `offset`: the epoch cache follows.
+    fn epochs_start_at(&self, offset: i64) -> Result<(), LogError> {
+        lock(&self.epochs).truncate_from_start(offset)?;
+        Ok(())
     }
 
     fn segments(&self) -> Arc<SegmentSet> {
@@ -435,6 +514,9 @@ impl Log {
         let last_offset = next - 1;
         let rolled =
             self.maybe_roll(&mut w, &config, buf.len(), base_offset, last_offset, now_ms)?;
+        for span in &spans {
+            self.assign_epoch(span.header.partition_leader_epoch, span.header.base_offset)?;
+        }
         self.segments()
             .active()
             .append(&buf, &spans, config.index_interval_bytes, now_ms)?;
@@ -507,6 +589,7 @@ impl Log {
                 .recovery_point
                 .store(first_offset, Ordering::Release);
             self.write_checkpoint()?;
+            self.epochs_start_at(first_offset)?;
         }
 
         let mut rolled = None;
@@ -534,6 +617,9 @@ impl Log {
                 self.maybe_roll(&mut w, &config, to - from, chunk_base, chunk_last, now_ms)?
             {
                 rolled = Some(r);
+            }
+            for span in chunk {
+                self.assign_epoch(span.header.partition_leader_epoch, span.header.base_offset)?;
             }
             self.segments().active().append(
                 &records[from..to],
@@ -609,6 +695,12 @@ impl Log {
         write(&self.aborted).clear();
         self.publish_first_unstable(&w);
         self.write_checkpoint()?;
+        // Kafka's truncateFullyAndStartAt clears the epoch cache: no epoch covers the new,
+        // empty log.
+        {
+            let mut epochs = lock(&self.epochs);
+            epochs.truncate_from_end(0)?;
+        }
         checkpoint::sync_dir(&self.dir)
     }
 
@@ -655,6 +747,7 @@ impl Log {
             }),
         )?;
         let rolled = self.maybe_roll(&mut w, &config, bytes.len(), offset, offset, now_ms)?;
+        self.assign_epoch(span.header.partition_leader_epoch, offset)?;
         self.segments()
             .active()
             .append(&bytes, &spans, config.index_interval_bytes, now_ms)?;
@@ -946,6 +1039,7 @@ impl Log {
         }
         self.offsets.log_start.store(offset, Ordering::Release);
         self.write_checkpoint()?;
+        self.epochs_start_at(offset)?;
         write(&self.aborted).truncate_before(offset);
         let segments = self.segments();
         let count = (0..segments.len())
@@ -1251,6 +1345,7 @@ impl Log {
             .max(remaining.first_base());
         self.offsets.log_start.store(new_start, Ordering::Release);
         self.write_checkpoint()?;
+        self.epochs_start_at(new_start)?;
         self.publish_segments(remaining);
         write(&self.aborted).truncate_before(new_start);
         let mut bytes = 0;
@@ -1367,5 +1462,7 @@ mod group_close;
 
 #[cfg(test)]
 mod compaction_tests;
+#[cfg(test)]
+mod epoch_tests;
 #[cfg(test)]
 mod tests;
