@@ -138,6 +138,8 @@ impl SharedOffsets {
         if self.retired.load(Ordering::Acquire) && !force {
             return Ok(());
         }
+        // A flush queued before a truncation must not claim offsets the log no longer has.
+        let offset = offset.min(self.log_end.load(Ordering::Acquire));
         let recovery_point = self.recovery_point.load(Ordering::Acquire);
         if offset <= recovery_point && !force {
             return Ok(());
@@ -246,6 +248,7 @@ impl Log {
             log.prune_snapshots(&mut w)?;
             log.load_epoch_cache(durable)?;
         }
+        log.finish_interrupted_truncation()?;
         log.offsets.write_checkpoint_with(durable)?;
         checkpoint::clear_clean_shutdown_with(dir, durable)?;
         Ok(log)
@@ -320,15 +323,34 @@ impl Log {
         *write(&self.config) = config;
     }
 
-    /// Sets the partition leader epoch stamped into every batch appended from now on
-    /// (-1, the default, leaves producers' batches untouched).
+    /// Sets the partition leader epoch the broker leads this partition in (-1, the default,
+    /// leaves producers' batches untouched). The epoch in effect never goes below the latest
+    /// epoch in the cache: see [`Log::leader_epoch`].
     pub fn set_leader_epoch(&self, epoch: i32) {
         self.leader_epoch.store(epoch, Ordering::Relaxed);
     }
 
-    /// The partition leader epoch stamped into leader appends (-1 until set).
+    /// The partition leader epoch in effect, stamped into leader appends and reported to
+    /// clients: the epoch set by [`Log::set_leader_epoch`], raised to the latest epoch in the
+    /// cache (a mirror holds the source's epochs, and a promoted mirror continues at them, so
+    /// the epoch never goes backwards); -1 while none is set.
     pub fn leader_epoch(&self) -> i32 {
-        self.leader_epoch.load(Ordering::Relaxed)
+        let set = self.leader_epoch.load(Ordering::Relaxed);
+        if set < 0 {
+            return set;
+        }
+        set.max(self.latest_epoch().unwrap_or(set))
+    }
+
+    /// The epoch of the entry covering `offset` (Kafka's `epochForOffset`): `None` when the
+    /// cache has no entry at or below it.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        lock(&self.epochs)
+            .entries()
+            .iter()
+            .take_while(|e| e.start_offset <= offset)
+            .last()
+            .map(|e| e.epoch)
     }
 
     /// The latest epoch in the leader epoch cache (the one still being written to).
@@ -465,10 +487,10 @@ impl Log {
             }
         }
         let log_append_time = config.timestamp_type == TimestampType::LogAppendTime;
-        let leader_epoch = self.leader_epoch.load(Ordering::Relaxed);
 
         let mut w = lock(&self.writer);
         self.ensure_open()?;
+        let leader_epoch = self.leader_epoch();
         let base_offset = self.offsets.log_end.load(Ordering::Acquire);
         let mut buf = records.to_vec();
         let mut next = base_offset;
@@ -725,7 +747,7 @@ impl Log {
         let offset = self.offsets.log_end.load(Ordering::Acquire);
         let bytes = build_control_batch(&ControlBatchSpec {
             offset,
-            partition_leader_epoch: self.leader_epoch.load(Ordering::Relaxed),
+            partition_leader_epoch: self.leader_epoch(),
             producer_id,
             producer_epoch,
             commit,
@@ -1459,6 +1481,7 @@ fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
 }
 
 mod group_close;
+mod truncate;
 
 #[cfg(test)]
 mod compaction_tests;
@@ -1466,3 +1489,5 @@ mod compaction_tests;
 mod epoch_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truncate_tests;

@@ -135,3 +135,29 @@ fn log_start_moves_truncate_the_cache_from_the_start() {
     assert!(pairs(&log).is_empty());
     assert_eq!(checkpoint_text(dir.path()), "0\n0\n");
 }
+
+#[test]
+fn the_epoch_in_effect_never_goes_below_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), config()).unwrap();
+    assert_eq!(log.leader_epoch(), -1);
+    log.set_leader_epoch(0);
+    assert_eq!(log.leader_epoch(), 0);
+    let mut batches = source_batch(0, 2, 3);
+    batches.extend_from_slice(&source_batch(2, 2, 7));
+    log.append_mirror(&batches).unwrap();
+    assert_eq!(log.leader_epoch(), 7);
+    assert_eq!(log.epoch_for_offset(1), Some(3));
+    assert_eq!(log.epoch_for_offset(2), Some(7));
+    // A promoted mirror's own appends continue in the source's latest epoch.
+    log.append_leader(&encode_batch(1, 10, None, false, Compression::None), 1)
+        .unwrap();
+    assert_eq!(pairs(&log), [(3, 0), (7, 2)]);
+    let read = log.read(4, 1 << 20, i64::MAX).unwrap();
+    assert_eq!(
+        split_and_verify(&read).unwrap()[0]
+            .header
+            .partition_leader_epoch,
+        7
+    );
+}
