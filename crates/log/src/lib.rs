@@ -15,6 +15,8 @@
 //!   rewritten by compaction (removed on open).
 //! - `leader-epoch-checkpoint` — the leader epoch cache in Kafka's format (`0`, the entry
 //!   count, `epoch start_offset` lines); rebuilt from batch headers when missing.
+//! - `truncation-in-progress` — the target of a `Log::truncate_to` under way; open finishes
+//!   the truncation and removes it.
 
 mod aborted_txns;
 mod batch;

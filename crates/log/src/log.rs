@@ -1,12 +1,15 @@
 //! The partition log: the public API the broker calls.
 //!
 //! Owns offset assignment, the append paths (leader, mirror, transaction markers), segment
-//! rolling, retention and DeleteRecords, flushing and the recovery point, and the published
-//! offsets (log start, log end, first unstable offset). Appends are serialised by one mutex;
-//! readers take a snapshot of the segment set and read with positional I/O outside every lock,
-//! and only see bytes after the log end offset that covers them is published. It must never
+//! rolling, retention and DeleteRecords, flushing and the recovery point, the published
+//! offsets (log start, log end, first unstable offset), and keeping the leader epoch cache in
+//! step with them (every appended batch with an epoch goes through it before its bytes are
+//! written; log start moves truncate it from the start); tail truncation lives in `truncate`.
+//! Appends are serialised by one mutex; readers take a snapshot of the segment set and read
+//! with positional I/O outside every lock, and only see bytes after the log end offset that
+//! covers them is published. It must never
 //! block a reader on an append's disk write, and never return Ok for an append whose bytes are
-//! not yet written to the segment file.
+//! not yet written to the segment file, nor stamp a leader epoch below the latest cached one.
 
 use std::collections::HashMap;
 use std::fs;

@@ -46,7 +46,8 @@ impl Log {
     /// which stays. Producer state, the transaction index, the last stable offset and the
     /// high watermark follow, and the leader epoch cache is truncated from the end. An
     /// `offset` at or above the log end changes nothing. Fails with `OffsetOutOfRange` below
-    /// the log start offset.
+    /// the log start offset. Appends wait for it; a read that took the segment set before it
+    /// may fail on a removed file, as a read racing retention can.
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
         self.truncate_to_until(offset, Step::Done)
     }
