@@ -250,7 +250,7 @@ impl TopicTable {
         let mut first_error = None;
         opened.sort_by_key(|(t, index, _, _)| (*t, *index));
         for (t, index, log, dir) in opened {
-            match log {
+            match log.map(lead) {
                 Ok(log) => by_topic[t].push(Arc::new(Partition {
                     topic: topics[t].name.clone(),
                     index,
@@ -383,7 +383,7 @@ impl TopicTable {
         let mut partitions = Vec::with_capacity(created.len());
         let mut failure = self.sync_all_dirs().err();
         for (new, log) in created.iter().zip(opened) {
-            match log {
+            match log.map(lead) {
                 Ok(log) => partitions.push(Arc::new(Partition {
                     topic: topic.name.clone(),
                     index: new.index,
@@ -550,6 +550,16 @@ impl TopicTable {
             }
         }
     }
+}
+
+/// This node leads every partition it opens. The single-node epoch rule: the partition leader
+/// epoch is set to 0, and the log raises the epoch in effect to the latest epoch in its cache
+/// (`Log::leader_epoch`), so a restarted partition keeps its epoch, a mirror reports the
+/// source's latest epoch and a promoted mirror continues at it. No event bumps it: on one node
+/// leadership never changes hands.
+fn lead(log: Log) -> Log {
+    log.set_leader_epoch(0);
+    log
 }
 
 #[cfg(test)]

@@ -13,12 +13,17 @@
 //! - `log.checkpoint` — log start offset and recovery point; `clean-shutdown` — marker.
 //! - `cleaner.checkpoint` — compaction progress; `{base:020}.log.cleaned` — a segment being
 //!   rewritten by compaction (removed on open).
+//! - `leader-epoch-checkpoint` — the leader epoch cache in Kafka's format (`0`, the entry
+//!   count, `epoch start_offset` lines); rebuilt from batch headers when missing.
+//! - `truncation-in-progress` — the target of a `Log::truncate_to` under way; open finishes
+//!   the truncation and removes it.
 
 mod aborted_txns;
 mod batch;
 mod checkpoint;
 mod compact;
 mod config;
+mod epoch_cache;
 mod error;
 mod index;
 mod lazy_file;
@@ -35,6 +40,7 @@ pub use batch::{BatchHeader, HEADER_SIZE, PlainRecord, encode_plain_batch, split
 pub use checkpoint::{sync_dir, sync_filesystem, write_atomically};
 pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
+pub use epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT};
 pub use error::LogError;
 pub use log::{LeaderAppend, Log, MirrorAppend};
 pub use producer_state::ActiveProducer;

@@ -1,12 +1,15 @@
 //! The partition log: the public API the broker calls.
 //!
 //! Owns offset assignment, the append paths (leader, mirror, transaction markers), segment
-//! rolling, retention and DeleteRecords, flushing and the recovery point, and the published
-//! offsets (log start, log end, first unstable offset). Appends are serialised by one mutex;
-//! readers take a snapshot of the segment set and read with positional I/O outside every lock,
-//! and only see bytes after the log end offset that covers them is published. It must never
+//! rolling, retention and DeleteRecords, flushing and the recovery point, the published
+//! offsets (log start, log end, first unstable offset), and keeping the leader epoch cache in
+//! step with them (every appended batch with an epoch goes through it before its bytes are
+//! written; log start moves truncate it from the start); tail truncation lives in `truncate`.
+//! Appends are serialised by one mutex; readers take a snapshot of the segment set and read
+//! with positional I/O outside every lock, and only see bytes after the log end offset that
+//! covers them is published. It must never
 //! block a reader on an append's disk write, and never return Ok for an append whose bytes are
-//! not yet written to the segment file.
+//! not yet written to the segment file, nor stamp a leader epoch below the latest cached one.
 
 use std::collections::HashMap;
 use std::fs;
@@ -26,6 +29,7 @@ use crate::batch::{
 use crate::checkpoint::{self, OffsetsCheckpoint};
 use crate::compact::{self, CLEANED_SUFFIX, CleanRules, CleanerCheckpoint, CompactionStats};
 use crate::config::{LogConfig, TimestampType};
+use crate::epoch_cache::{EpochEntry, LeaderEpochCache};
 use crate::error::LogError;
 use crate::producer_state::{AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateTable};
 use crate::recovery;
@@ -80,6 +84,8 @@ pub struct Log {
     first_unstable: AtomicI64,
     aborted: RwLock<AbortedTxnIndex>,
     leader_epoch: AtomicI32,
+    /// The leader epoch cache; taken after `writer` when both are needed.
+    epochs: Mutex<LeaderEpochCache>,
     closed: AtomicBool,
     /// Serialises compactions; the cleaner checkpoint once loaded.
     cleaner: Mutex<Option<CleanerCheckpoint>>,
@@ -135,6 +141,8 @@ impl SharedOffsets {
         if self.retired.load(Ordering::Acquire) && !force {
             return Ok(());
         }
+        // A flush queued before a truncation must not claim offsets the log no longer has.
+        let offset = offset.min(self.log_end.load(Ordering::Acquire));
         let recovery_point = self.recovery_point.load(Ordering::Acquire);
         if offset <= recovery_point && !force {
             return Ok(());
@@ -241,7 +249,9 @@ impl Log {
         {
             let mut w = lock(&log.writer);
             log.prune_snapshots(&mut w)?;
+            log.load_epoch_cache(durable)?;
         }
+        log.finish_interrupted_truncation()?;
         log.offsets.write_checkpoint_with(durable)?;
         checkpoint::clear_clean_shutdown_with(dir, durable)?;
         Ok(log)
@@ -295,6 +305,7 @@ impl Log {
             first_unstable: AtomicI64::new(first_unstable),
             aborted: RwLock::new(loaded.aborted),
             leader_epoch: AtomicI32::new(-1),
+            epochs: Mutex::new(LeaderEpochCache::empty(dir)),
             closed: AtomicBool::new(false),
             cleaner: Mutex::new(None),
         }
@@ -315,10 +326,103 @@ impl Log {
         *write(&self.config) = config;
     }
 
-    /// Sets the partition leader epoch stamped into every batch appended from now on
-    /// (-1, the default, leaves producers' batches untouched).
+    /// Sets the partition leader epoch the broker leads this partition in (-1, the default,
+    /// leaves producers' batches untouched). The epoch in effect never goes below the latest
+    /// epoch in the cache: see [`Log::leader_epoch`].
     pub fn set_leader_epoch(&self, epoch: i32) {
         self.leader_epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// The partition leader epoch in effect, stamped into leader appends and reported to
+    /// clients: the epoch set by [`Log::set_leader_epoch`], raised to the latest epoch in the
+    /// cache (a mirror holds the source's epochs, and a promoted mirror continues at them, so
+    /// the epoch never goes backwards); -1 while none is set.
+    pub fn leader_epoch(&self) -> i32 {
+        let set = self.leader_epoch.load(Ordering::Relaxed);
+        if set < 0 {
+            return set;
+        }
+        set.max(self.latest_epoch().unwrap_or(set))
+    }
+
+    /// The epoch of the entry covering `offset` (Kafka's `epochForOffset`): `None` when the
+    /// cache has no entry at or below it.
+    pub fn epoch_for_offset(&self, offset: i64) -> Option<i32> {
+        lock(&self.epochs)
+            .entries()
+            .iter()
+            .take_while(|e| e.start_offset <= offset)
+            .last()
+            .map(|e| e.epoch)
+    }
+
+    /// The latest epoch in the leader epoch cache (the one still being written to).
+    pub fn latest_epoch(&self) -> Option<i32> {
+        lock(&self.epochs).latest_epoch()
+    }
+
+    /// The leader epoch cache's entries, oldest first.
+    pub fn epoch_entries(&self) -> Vec<EpochEntry> {
+        lock(&self.epochs).entries().to_vec()
+    }
+
+    /// OffsetForLeaderEpoch: the largest cached epoch `<= requested` and where it ends
+    /// (Kafka's `LeaderEpochFileCache.endOffsetFor` against the log end offset); `None` when
+    /// the answer is undefined (Kafka's `UnifiedLog.endOffsetForEpoch`).
+    pub fn end_offset_for_epoch(&self, requested: i32) -> Option<(i32, i64)> {
+        let epochs = lock(&self.epochs);
+        let log_end = self.offsets.log_end.load(Ordering::Acquire);
+        let (epoch, offset) = epochs.end_offset_for(requested, log_end);
+        (offset != crate::epoch_cache::UNDEFINED_EPOCH_OFFSET).then_some((epoch, offset))
+    }
+
+    /// Loads the leader epoch checkpoint, rebuilding it from the batch headers when it is
+    /// missing (a log written before the cache existed) or unreadable, then drops the
+    /// entries outside [log start, log end) — an entry written just before a crash whose
+    /// batch never landed goes here.
+    fn load_epoch_cache(&self, durable: bool) -> Result<(), LogError> {
+        let mut cache = match LeaderEpochCache::read(&self.dir) {
+            Ok(Some(cache)) => cache,
+            Ok(None) => self.rebuild_epoch_cache(durable)?,
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "leader epoch checkpoint unreadable, rebuilding it from the batches");
+                self.rebuild_epoch_cache(durable)?
+            }
+        };
+        cache.fit_to(
+            self.offsets.log_start.load(Ordering::Acquire),
+            self.offsets.log_end.load(Ordering::Acquire),
+            durable,
+        )?;
+        *lock(&self.epochs) = cache;
+        Ok(())
+    }
+
+    fn rebuild_epoch_cache(&self, durable: bool) -> Result<LeaderEpochCache, LogError> {
+        let mut cache = LeaderEpochCache::empty(&self.dir);
+        for segment in self.segments().iter() {
+            segment.scan_from(segment.base_offset(), |h, _, _| {
+                cache.assign_in_memory(h.partition_leader_epoch, h.base_offset);
+                Ok(())
+            })?;
+        }
+        cache.write(durable)?;
+        Ok(cache)
+    }
+
+    /// Records in the epoch cache (and its checkpoint) the epoch of a batch about to be
+    /// appended at `base_offset`, before its bytes are written.
+    fn assign_epoch(&self, epoch: i32, base_offset: i64) -> Result<(), LogError> {
+        if epoch >= 0 {
+            lock(&self.epochs).assign(epoch, base_offset)?;
+        }
+        Ok(())
+    }
+
+    /// The log start offset moved to `offset`: the epoch cache follows.
+    fn epochs_start_at(&self, offset: i64) -> Result<(), LogError> {
+        lock(&self.epochs).truncate_from_start(offset)?;
+        Ok(())
     }
 
     fn segments(&self) -> Arc<SegmentSet> {
@@ -386,10 +490,10 @@ impl Log {
             }
         }
         let log_append_time = config.timestamp_type == TimestampType::LogAppendTime;
-        let leader_epoch = self.leader_epoch.load(Ordering::Relaxed);
 
         let mut w = lock(&self.writer);
         self.ensure_open()?;
+        let leader_epoch = self.leader_epoch();
         let base_offset = self.offsets.log_end.load(Ordering::Acquire);
         let mut buf = records.to_vec();
         let mut next = base_offset;
@@ -435,6 +539,9 @@ impl Log {
         let last_offset = next - 1;
         let rolled =
             self.maybe_roll(&mut w, &config, buf.len(), base_offset, last_offset, now_ms)?;
+        for span in &spans {
+            self.assign_epoch(span.header.partition_leader_epoch, span.header.base_offset)?;
+        }
         self.segments()
             .active()
             .append(&buf, &spans, config.index_interval_bytes, now_ms)?;
@@ -507,6 +614,7 @@ impl Log {
                 .recovery_point
                 .store(first_offset, Ordering::Release);
             self.write_checkpoint()?;
+            self.epochs_start_at(first_offset)?;
         }
 
         let mut rolled = None;
@@ -534,6 +642,9 @@ impl Log {
                 self.maybe_roll(&mut w, &config, to - from, chunk_base, chunk_last, now_ms)?
             {
                 rolled = Some(r);
+            }
+            for span in chunk {
+                self.assign_epoch(span.header.partition_leader_epoch, span.header.base_offset)?;
             }
             self.segments().active().append(
                 &records[from..to],
@@ -609,6 +720,12 @@ impl Log {
         write(&self.aborted).clear();
         self.publish_first_unstable(&w);
         self.write_checkpoint()?;
+        // Kafka's truncateFullyAndStartAt clears the epoch cache: no epoch covers the new,
+        // empty log.
+        {
+            let mut epochs = lock(&self.epochs);
+            epochs.truncate_from_end(0)?;
+        }
         checkpoint::sync_dir(&self.dir)
     }
 
@@ -633,7 +750,7 @@ impl Log {
         let offset = self.offsets.log_end.load(Ordering::Acquire);
         let bytes = build_control_batch(&ControlBatchSpec {
             offset,
-            partition_leader_epoch: self.leader_epoch.load(Ordering::Relaxed),
+            partition_leader_epoch: self.leader_epoch(),
             producer_id,
             producer_epoch,
             commit,
@@ -655,6 +772,7 @@ impl Log {
             }),
         )?;
         let rolled = self.maybe_roll(&mut w, &config, bytes.len(), offset, offset, now_ms)?;
+        self.assign_epoch(span.header.partition_leader_epoch, offset)?;
         self.segments()
             .active()
             .append(&bytes, &spans, config.index_interval_bytes, now_ms)?;
@@ -946,6 +1064,7 @@ impl Log {
         }
         self.offsets.log_start.store(offset, Ordering::Release);
         self.write_checkpoint()?;
+        self.epochs_start_at(offset)?;
         write(&self.aborted).truncate_before(offset);
         let segments = self.segments();
         let count = (0..segments.len())
@@ -1251,6 +1370,7 @@ impl Log {
             .max(remaining.first_base());
         self.offsets.log_start.store(new_start, Ordering::Release);
         self.write_checkpoint()?;
+        self.epochs_start_at(new_start)?;
         self.publish_segments(remaining);
         write(&self.aborted).truncate_before(new_start);
         let mut bytes = 0;
@@ -1364,8 +1484,13 @@ fn remove_file_if_exists(path: &Path) -> Result<(), LogError> {
 }
 
 mod group_close;
+mod truncate;
 
 #[cfg(test)]
 mod compaction_tests;
 #[cfg(test)]
+mod epoch_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truncate_tests;

@@ -218,7 +218,7 @@ pub(crate) fn load(dir: &Path, config: &LogConfig) -> Result<LoadedLog, LogError
 
 /// Applies every batch from `from_offset` on to the producer state (headers only, plus the
 /// marker record of control batches).
-fn rebuild_producer_state(
+pub(crate) fn rebuild_producer_state(
     segments: &SegmentSet,
     from_offset: i64,
     producers: &mut ProducerStateTable,

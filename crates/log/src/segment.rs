@@ -502,6 +502,13 @@ impl Segment {
         Ok(())
     }
 
+    /// Shortens the log file to `position` (a batch boundary) for a truncation; the caller
+    /// then rebuilds the indexes and cached state with [`Segment::recover`].
+    pub(crate) fn cut_to(&self, position: u64) -> Result<(), LogError> {
+        self.log.set_len(position)?;
+        self.log.sync_if_dirty()
+    }
+
     /// Validates every batch (structure, offsets, CRC) from the start of the file, truncates
     /// the file at the first invalid or partial batch, and rebuilds both indexes.
     pub(crate) fn recover(&self, index_interval: u32) -> Result<Recovered, LogError> {

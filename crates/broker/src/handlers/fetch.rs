@@ -15,6 +15,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 
 use crate::errors;
+use crate::handlers::leader_epoch::fencing;
 use crate::state::Broker;
 use crate::topic_table::Partition;
 
@@ -105,6 +106,14 @@ fn read_once(
                 continue;
             };
             let log = &partition.log;
+            if version >= 9
+                && let Some(error) = fencing(fp.current_leader_epoch, log.leader_epoch())
+            {
+                has_error = true;
+                pd.error_code = error.code();
+                out.partitions.push(pd);
+                continue;
+            }
             let hw = log.high_watermark();
             let lso = log.last_stable_offset();
             pd.high_watermark = hw;

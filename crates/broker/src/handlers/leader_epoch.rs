@@ -1,8 +1,10 @@
 //! OffsetForLeaderEpoch: where a leader epoch ends, for clients validating
-//! their position after a leader change. Strait is one node and every
-//! partition has been led in epoch 0 only, from its log start offset on; the
-//! answers are those of Kafka's leader epoch cache holding that one entry.
-//! Must never read records: the epoch history is not taken from batches.
+//! their position after a leader change (and, with issue 12, for followers
+//! finding a divergent tail). Answers from the partition log's leader epoch
+//! cache, which holds the epochs of the batches in the log — a mirror's are
+//! the source's — following Kafka's `Partition.lastOffsetForLeaderEpoch`.
+//! Also owns the fencing on a request's `current_leader_epoch` that Fetch and
+//! ListOffsets share. Must never read records nor change the cache.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
@@ -12,47 +14,40 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use crate::state::Broker;
 
-/// The epoch every Strait partition is led in (Metadata reports it too).
-pub const CURRENT_EPOCH: i32 = 0;
 /// Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET.
 const UNDEFINED_EPOCH: i32 = -1;
 const UNDEFINED_OFFSET: i64 = -1;
 
-/// The answer for one partition: (error if any, leader epoch, end offset), following
-/// Kafka's `Partition.lastOffsetForLeaderEpoch` and `LeaderEpochFileCache.endOffsetFor`
-/// for a cache whose only entry is epoch [`CURRENT_EPOCH`] starting at `log_start`.
-pub fn end_offset_for(
+/// Kafka's check of the epoch a client believes current against the
+/// partition's leader epoch (`Partition.localLogWithEpochOrThrow`): -1 skips
+/// it, an older one is fenced, a newer one is not known here yet.
+pub fn fencing(current_leader_epoch: i32, partition_epoch: i32) -> Option<ResponseError> {
+    if current_leader_epoch == UNDEFINED_EPOCH {
+        None
+    } else if current_leader_epoch < partition_epoch {
+        Some(ResponseError::FencedLeaderEpoch)
+    } else if current_leader_epoch > partition_epoch {
+        Some(ResponseError::UnknownLeaderEpoch)
+    } else {
+        None
+    }
+}
+
+/// The answer for one partition: (error if any, leader epoch, end offset).
+/// `end_offset_for` is the log's `end_offset_for_epoch`: `None` when the
+/// cache has no answer, which Kafka reports as undefined without an error.
+pub fn answer(
     current_leader_epoch: i32,
-    requested: i32,
-    log_start: i64,
-    log_end: i64,
+    partition_epoch: i32,
+    end_offset_for: Option<(i32, i64)>,
 ) -> (Option<ResponseError>, i32, i64) {
-    // Fencing on the epoch the client believes current; -1 skips the check.
-    if current_leader_epoch != UNDEFINED_EPOCH {
-        if current_leader_epoch > CURRENT_EPOCH {
-            return (
-                Some(ResponseError::UnknownLeaderEpoch),
-                UNDEFINED_EPOCH,
-                UNDEFINED_OFFSET,
-            );
-        }
-        if current_leader_epoch < CURRENT_EPOCH {
-            return (
-                Some(ResponseError::FencedLeaderEpoch),
-                UNDEFINED_EPOCH,
-                UNDEFINED_OFFSET,
-            );
-        }
+    if let Some(error) = fencing(current_leader_epoch, partition_epoch) {
+        return (Some(error), UNDEFINED_EPOCH, UNDEFINED_OFFSET);
     }
-    if requested == UNDEFINED_EPOCH || requested > CURRENT_EPOCH {
-        // Unknown to the cache: no error, undefined epoch and offset.
-        return (None, UNDEFINED_EPOCH, UNDEFINED_OFFSET);
+    match end_offset_for {
+        Some((epoch, offset)) => (None, epoch, offset),
+        None => (None, UNDEFINED_EPOCH, UNDEFINED_OFFSET),
     }
-    if requested == CURRENT_EPOCH {
-        return (None, CURRENT_EPOCH, log_end);
-    }
-    // Older than the first cached epoch: it ends where the first entry starts.
-    (None, requested, log_start)
 }
 
 pub fn handle(broker: &Broker, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
@@ -66,12 +61,19 @@ pub fn handle(broker: &Broker, req: OffsetForLeaderEpochRequest) -> OffsetForLea
             r.partition = p.partition;
             let partition = live.as_ref().and_then(|t| t.partition(p.partition));
             let (error, epoch, offset) = match partition {
-                Some(partition) => end_offset_for(
-                    p.current_leader_epoch,
-                    p.leader_epoch,
-                    partition.log.log_start_offset(),
-                    partition.log.log_end_offset(),
-                ),
+                Some(partition) => {
+                    let log = &partition.log;
+                    let partition_epoch = log.leader_epoch();
+                    if fencing(p.current_leader_epoch, partition_epoch).is_some() {
+                        answer(p.current_leader_epoch, partition_epoch, None)
+                    } else {
+                        answer(
+                            p.current_leader_epoch,
+                            partition_epoch,
+                            log.end_offset_for_epoch(p.leader_epoch),
+                        )
+                    }
+                }
                 None => (
                     Some(ResponseError::UnknownTopicOrPartition),
                     UNDEFINED_EPOCH,
@@ -93,30 +95,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn current_epoch_ends_at_log_end() {
-        assert_eq!(end_offset_for(-1, 0, 3, 42), (None, 0, 42));
-        assert_eq!(end_offset_for(0, 0, 3, 42), (None, 0, 42));
-    }
-
-    #[test]
-    fn unknown_epochs_are_undefined() {
-        assert_eq!(end_offset_for(-1, 5, 0, 42), (None, -1, -1));
-        assert_eq!(end_offset_for(-1, -1, 0, 42), (None, -1, -1));
-    }
-
-    #[test]
-    fn older_epoch_ends_where_the_first_starts() {
-        assert_eq!(end_offset_for(-1, -3, 7, 42), (None, -3, 7));
-    }
-
-    #[test]
     fn fencing_on_current_leader_epoch() {
+        assert_eq!(fencing(-1, 4), None);
+        assert_eq!(fencing(4, 4), None);
+        assert_eq!(fencing(3, 4), Some(ResponseError::FencedLeaderEpoch));
+        assert_eq!(fencing(5, 4), Some(ResponseError::UnknownLeaderEpoch));
+    }
+
+    #[test]
+    fn answers_follow_the_cache_unless_fenced() {
+        assert_eq!(answer(-1, 7, Some((3, 10))), (None, 3, 10));
+        assert_eq!(answer(7, 7, Some((7, 42))), (None, 7, 42));
+        assert_eq!(answer(-1, 7, None), (None, -1, -1));
         assert_eq!(
-            end_offset_for(1, 0, 0, 42),
+            answer(8, 7, Some((7, 42))),
             (Some(ResponseError::UnknownLeaderEpoch), -1, -1)
         );
         assert_eq!(
-            end_offset_for(-2, 0, 0, 42),
+            answer(6, 7, Some((7, 42))),
             (Some(ResponseError::FencedLeaderEpoch), -1, -1)
         );
     }

@@ -7,6 +7,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
 use crate::errors;
+use crate::handlers::leader_epoch::fencing;
 use crate::state::Broker;
 
 const LATEST: i64 = -1;
@@ -28,7 +29,7 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOff
             p.partition_index = lp.partition_index;
             p.timestamp = -1;
             p.offset = -1;
-            p.leader_epoch = if version >= 4 { 0 } else { -1 };
+            p.leader_epoch = -1;
             let partition = live.as_ref().and_then(|t| t.partition(lp.partition_index));
             let Some(partition) = partition else {
                 p.error_code = ResponseError::UnknownTopicOrPartition.code();
@@ -36,6 +37,13 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOff
                 continue;
             };
             let log = &partition.log;
+            if version >= 4
+                && let Some(error) = fencing(lp.current_leader_epoch, log.leader_epoch())
+            {
+                p.error_code = error.code();
+                out.partitions.push(p);
+                continue;
+            }
             let latest = if req.isolation_level == READ_COMMITTED {
                 log.last_stable_offset()
             } else {
@@ -61,6 +69,15 @@ pub fn handle(broker: &Broker, req: ListOffsetsRequest, version: i16) -> ListOff
                 Ok(Some((ts, offset))) => {
                     p.timestamp = ts;
                     p.offset = offset;
+                    if version >= 4 && offset >= 0 {
+                        // As Kafka: the latest offset carries the partition's epoch, any
+                        // other the epoch of the cache entry covering it.
+                        p.leader_epoch = if lp.timestamp == LATEST {
+                            log.leader_epoch()
+                        } else {
+                            log.epoch_for_offset(offset).unwrap_or(-1)
+                        };
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => p.error_code = errors::log_failure(&e).0.code(),

@@ -150,12 +150,13 @@ pub(super) struct Placement {
 }
 
 /// The placement of `partition`: on a single node, this node leads every
-/// partition at epoch 0 and is its only replica, always in sync.
-pub(super) fn placement(broker: &Broker, _partition: &Partition) -> Placement {
+/// partition, at the partition's leader epoch, and is its only replica, always
+/// in sync.
+pub(super) fn placement(broker: &Broker, partition: &Partition) -> Placement {
     let node = BrokerId(broker.node_id());
     Placement {
         leader: node,
-        leader_epoch: 0,
+        leader_epoch: partition.log.leader_epoch(),
         replicas: vec![node],
         isr: vec![node],
         offline: Vec::new(),
