@@ -208,6 +208,7 @@ mod tests {
             position,
             base_offset: 5,
             last_offset: 9,
+            fault: strait_log::ScrubFault::CrcMismatch,
             reason: "CRC mismatch".into(),
         }
     }
