@@ -152,6 +152,16 @@ pub enum LinkError {
         error: crate::fetcher::SourceError,
     },
     #[error(
+        "Cannot verify or repair {topic}-{partition}: the source cluster of link '{link}' did not answer within {} s",
+        .within.as_secs()
+    )]
+    VerifySourceSilent {
+        topic: String,
+        partition: i32,
+        link: String,
+        within: Duration,
+    },
+    #[error(
         "the source holds no batch {base_offset}..={last_offset} of {topic}-{partition} ({found})"
     )]
     SourceBatchDiffers {
@@ -237,7 +247,8 @@ impl LinkError {
             | SourceConfigs(_)
             | SourceAclsUnreachable(_)
             | NoAnswerWithin(_)
-            | VerifySource { .. } => ResponseError::NetworkException,
+            | VerifySource { .. }
+            | VerifySourceSilent { .. } => ResponseError::NetworkException,
             NoSourceTopic { .. }
             | NotAMirrorTopic(_)
             | UnknownTopic(_)

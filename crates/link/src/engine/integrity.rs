@@ -60,9 +60,18 @@ impl PartitionSource {
     /// the tools' call timeout.
     async fn bounds(&mut self) -> Result<SourceBounds, LinkError> {
         match tokio::time::timeout(VALIDATION_CAP, self.source.bounds()).await {
-            Err(_) => Err(LinkError::NoAnswerWithin(VALIDATION_CAP)),
+            Err(_) => Err(self.silent()),
             Ok(Err(error)) => Err(self.failed(error)),
             Ok(Ok(bounds)) => Ok(bounds),
+        }
+    }
+
+    fn silent(&self) -> LinkError {
+        LinkError::VerifySourceSilent {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            link: self.link.clone(),
+            within: VALIDATION_CAP,
         }
     }
 
@@ -81,7 +90,7 @@ impl PartitionSource {
         let limits = verify_limits(max_bytes);
         let answer =
             match tokio::time::timeout(VALIDATION_CAP, self.source.fetch(offset, limits)).await {
-                Err(_) => return Err(LinkError::NoAnswerWithin(VALIDATION_CAP)),
+                Err(_) => return Err(self.silent()),
                 Ok(Err(error)) => return Err(self.failed(error)),
                 Ok(Ok(answer)) => answer,
             };
