@@ -149,7 +149,7 @@ pub enum LinkError {
         topic: String,
         partition: i32,
         link: String,
-        error: crate::fetcher::SourceError,
+        error: Box<crate::fetcher::SourceError>,
     },
     #[error(
         "Cannot verify or repair {topic}-{partition}: the source cluster of link '{link}' did not answer within {} s",

@@ -80,7 +80,7 @@ impl PartitionSource {
             topic: self.topic.clone(),
             partition: self.partition,
             link: self.link.clone(),
-            error,
+            error: Box::new(error),
         }
     }
 
