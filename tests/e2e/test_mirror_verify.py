@@ -12,6 +12,7 @@ import glob
 import os
 
 import pytest
+import requests
 
 pytest.importorskip("confluent_kafka")
 pytest.importorskip("prometheus_client")
@@ -123,6 +124,22 @@ def test_mirror_verify_finds_a_flipped_byte_and_the_scrubber_repairs_it(strait_f
     for p in (0, 1):
         got = [m.value() for m in kh.consume_partition(dst.bootstrap, topic, p)]
         assert got == values, f"partition {p}"
+
+    # The same over REST, documented in the OpenAPI document.
+    base = f"{url}/kafka/v3"
+    cluster = requests.get(f"{base}/clusters", timeout=T).json()["data"][0]["cluster_id"]
+    action = f"{base}/clusters/{cluster}/links/l/mirrors:verify"
+    r = requests.post(action, json={"mirror_topic_names": [topic]}, timeout=T)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert [(d["partition_id"], d["result"], d["verified_to"]) for d in data] == \
+        [(0, "OK", 100), (1, "OK", 100)], data
+    assert requests.post(action, json={"mirror_topic_names": []}, timeout=T).status_code == 400
+    r = requests.post(f"{base}/clusters/{cluster}/links/nope/mirrors:verify",
+                      json={"mirror_topic_names": [topic]}, timeout=T)
+    assert r.status_code == 404, r.text
+    paths = requests.get(f"{base}/openapi.json", timeout=T).json()["paths"]
+    assert "/clusters/{cluster_id}/links/{link_name}/mirrors:verify" in paths, sorted(paths)
     dst.check_alive()
 
 
