@@ -122,6 +122,15 @@ def assert_identical(src, dst, topic, partitions, isolation=READ_UNCOMMITTED):
         assert b["aborted"] == a["aborted"], where
 
 
+def assert_verified(dst, topic):
+    """`kafka-mirrors --verify` agrees: every partition OK, exit 0 (gaps from
+    compaction and transaction markers verify exactly as the mirror holds them)."""
+    r = h.run_cli("kafka-mirrors", "--bootstrap-server", dst.bootstrap, "--verify",
+                  "--topics", topic).check()
+    lines = r.stdout.splitlines()
+    assert lines and all(line.endswith("\tResult: OK") for line in lines), str(r)
+
+
 # -- link helpers ------------------------------------------------------------
 
 def create_link(dst, src, link="l"):
@@ -191,6 +200,7 @@ def test_every_codec_and_producer_kind_is_mirrored_byte_for_byte(pair):
                    partition=0, **{"compression.type": "zstd"})
     wait_mirrored(src, dst, topic, 2)
     assert_identical(src, dst, topic, 2)
+    assert_verified(dst, topic)
     # A real consumer on the destination decodes every codec.
     got = [m.value() for m in kh.consume_partition(dst.bootstrap, topic, 1)]
     want = [m.value() for m in kh.consume_partition(src.bootstrap, topic, 1)]
@@ -223,6 +233,7 @@ def test_transactional_commits_and_aborts_are_mirrored_with_markers(pair):
     wait_mirrored(src, dst, topic, 1)
     assert_identical(src, dst, topic, 1)
     assert_identical(src, dst, topic, 1, isolation=READ_COMMITTED)
+    assert_verified(dst, topic)
     raw = raw_partition(dst.bootstrap, topic, 0, READ_COMMITTED)
     assert len(raw["aborted"]) == 3, raw["aborted"]
     # A read_committed consumer on the destination sees exactly the committed records.
@@ -262,6 +273,7 @@ def test_compacted_source_with_offset_gaps_is_mirrored_byte_for_byte(pair):
     mirror(dst, topic)
     wait_mirrored(src, dst, topic, 1)
     assert_identical(src, dst, topic, 1)
+    assert_verified(dst, topic)
     got = [(m.offset(), m.key()) for m in kh.consume_partition(dst.bootstrap, topic, 0)]
     assert got[0][0] >= 20, "the mirror keeps the source's gaps, not renumbered offsets"
 
@@ -283,3 +295,7 @@ def test_source_with_deleted_head_keeps_its_log_start(pair):
     assert src_raw["log_start"] == 120 and dst_raw["log_start"] == 120
     assert [without_epoch(b) for b in dst_raw["batches"]] == \
         [without_epoch(b) for b in src_raw["batches"]]
+    r = h.run_cli("kafka-mirrors", "--bootstrap-server", dst.bootstrap, "--verify",
+                  "--topics", topic).check()
+    assert "\tVerifiedOffsets: 120-199\t" in r.stdout and r.stdout.rstrip().endswith(
+        "\tResult: OK"), str(r)

@@ -27,6 +27,7 @@ pub fn log_failure(e: &LogError) -> (ResponseError, String) {
             ResponseError::KafkaStorageError
         }
         LogError::Closed => ResponseError::NotLeaderOrFollower,
+        LogError::RepairRefused { .. } => ResponseError::CorruptMessage,
         LogError::CloseOutOfOrder(_) => ResponseError::UnknownServerError,
     };
     (code, e.to_string())

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
 use strait_link::{AclBindingFilter, BoxFuture, LocalAclError, LocalCluster, LocalClusterError};
-use strait_log::LogError;
+use strait_log::{LogError, StoredBatch};
 use strait_metadata::{AclBinding, MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
 
 use crate::authz::Authorizer;
@@ -120,6 +120,25 @@ impl LocalCluster for LocalBroker {
         b.topics
             .partition(topic, partition)
             .map(|p| p.log.log_end_offset())
+    }
+
+    fn log_start_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        let b = self.broker()?;
+        b.topics
+            .partition(topic, partition)
+            .map(|p| p.log.log_start_offset())
+    }
+
+    fn stored_batches(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StoredBatch>, LogError> {
+        let b = self.broker().ok_or_else(gone)?;
+        let p = b.topics.partition(topic, partition).ok_or_else(gone)?;
+        p.log.stored_batches(from, to)
     }
 
     fn mirror_append(&self, topic: &str, partition: i32, records: &[u8]) -> Result<i64, LogError> {

@@ -7,17 +7,25 @@
 //!
 //! It owns the pass loop, its rate limit and [`ScrubState`], the findings
 //! as of each partition's last scrub, which it logs once when found and
-//! once when gone, and which the metrics read. It must never change a log:
-//! a finding is reported, not repaired.
+//! once when gone, and which the metrics read. A CRC finding in a partition
+//! of an attached mirror is repaired: the link engine fetches the same
+//! offsets again from the source and, when the source's batch has the same
+//! base offset, last offset and size and a valid CRC,
+//! `strait_log::Log::repair_batch` writes it over the bad copy in place
+//! ("repaired from source", counted in the metrics). It must never change a
+//! log any other way, nor repair a regular topic: there a finding is
+//! reported only (a leader's data has no second copy on a single node).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use strait_log::ScrubFinding;
+use strait_link::LinkError;
+use strait_log::{LogError, ScrubFault, ScrubFinding};
 
 use crate::state::Broker;
+use crate::topic_table::Partition;
 
 /// `log.scrub.interval.ms`: time between the starts of two passes; `-1`
 /// (the default) turns the scrubber off.
@@ -37,6 +45,9 @@ pub struct ScrubState {
     /// Bytes read and batches checked since the broker started.
     pub bytes: AtomicU64,
     pub batches: AtomicU64,
+    /// Corrupt batches of mirror partitions repaired from their source
+    /// since the broker started.
+    pub repaired: AtomicU64,
     /// Passes completed since the broker started.
     pub passes: AtomicU64,
     /// Wall-clock ms the last pass ended (0 = none yet).
@@ -54,6 +65,13 @@ impl ScrubState {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// Whether the last scrub of `topic`-`partition` already found `f`.
+    fn known(&self, topic: &str, partition: i32, f: &ScrubFinding) -> bool {
+        lock(&self.findings)
+            .get(&(topic.to_string(), partition))
+            .is_some_and(|all| all.contains(f))
     }
 
     /// Records what the last scrub of `topic`-`partition` found, logging
@@ -187,6 +205,11 @@ async fn pass(broker: &Arc<Broker>, bytes_per_second: u64) {
                     Err(e) => tracing::error!("log scrub of {}-{} failed: {e}", p.topic, p.index),
                 }
             }
+            let found = if broker.is_read_only_mirror(&p.topic) {
+                repair_from_source(broker, p, found).await
+            } else {
+                found
+            };
             state.record(&p.topic, p.index, found);
         }
     }
@@ -195,6 +218,88 @@ async fn pass(broker: &Arc<Broker>, bytes_per_second: u64) {
     state
         .last_pass_end_ms
         .store(Broker::now_ms(), Ordering::Relaxed);
+}
+
+/// Why a corrupt batch of a mirror partition was not repaired.
+#[derive(Debug, thiserror::Error)]
+enum RepairError {
+    #[error("the link engine is not running")]
+    NoEngine,
+    #[error("only a batch with a bad CRC is repaired in place")]
+    NotCrcFault,
+    #[error(transparent)]
+    Source(#[from] LinkError),
+    #[error(transparent)]
+    Write(#[from] LogError),
+    #[error("the repair task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Repairs what it can of a mirror partition's findings from the source;
+/// returns the findings that are left. A failed repair is logged once per
+/// finding, as the finding is.
+async fn repair_from_source(
+    broker: &Arc<Broker>,
+    partition: &Arc<Partition>,
+    found: Vec<ScrubFinding>,
+) -> Vec<ScrubFinding> {
+    let mut left = Vec::new();
+    for f in found {
+        match repair_one(broker, partition, &f).await {
+            Ok(()) => {
+                broker.scrub.repaired.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "log scrub: partition {}-{}: batch at position {} of {} (offsets {}..={})                      was corrupt ({}); repaired from source",
+                    partition.topic,
+                    partition.index,
+                    f.position,
+                    f.path.display(),
+                    f.base_offset,
+                    f.last_offset,
+                    f.reason
+                );
+            }
+            Err(e) => {
+                if !broker.scrub.known(&partition.topic, partition.index, &f) {
+                    tracing::warn!(
+                        "log scrub: partition {}-{}: batch at position {} of {} (offsets                          {}..={}) not repaired from source: {e}",
+                        partition.topic,
+                        partition.index,
+                        f.position,
+                        f.path.display(),
+                        f.base_offset,
+                        f.last_offset
+                    );
+                }
+                left.push(f);
+            }
+        }
+    }
+    left
+}
+
+/// Fetches the finding's batch again from the source and writes it over
+/// the bad copy (the log checks offsets, size and CRC first).
+async fn repair_one(
+    broker: &Arc<Broker>,
+    partition: &Arc<Partition>,
+    f: &ScrubFinding,
+) -> Result<(), RepairError> {
+    if f.fault != ScrubFault::CrcMismatch {
+        return Err(RepairError::NotCrcFault);
+    }
+    let engine = broker.links.get().ok_or(RepairError::NoEngine)?;
+    let bytes = engine
+        .refetch_source_batch(
+            &partition.topic,
+            partition.index,
+            f.base_offset,
+            f.last_offset,
+        )
+        .await?;
+    let (p, segment, position) = (partition.clone(), f.segment_base_offset, f.position);
+    tokio::task::spawn_blocking(move || p.log.repair_batch(segment, position, &bytes)).await??;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -208,6 +313,7 @@ mod tests {
             position,
             base_offset: 5,
             last_offset: 9,
+            fault: strait_log::ScrubFault::CrcMismatch,
             reason: "CRC mismatch".into(),
         }
     }

@@ -1,7 +1,9 @@
 //! `kafka-mirrors`: create, list and describe mirror topics and pause,
 //! unpause, promote or fail them over, with Confluent's flags and output
 //! lines (`Created topic T.`, the tab-separated CP 7.1 describe layout, the
-//! "Request for stopping topic t's mirror ..." lines). It owns those flags,
+//! "Request for stopping topic t's mirror ..." lines), and Strait's own
+//! `--verify` (one tab-separated line per partition, exit 0 only when every
+//! partition matches its source). It owns those flags,
 //! their checks and the output format; it must never decide what a broker
 //! decides (lag, states, which configs a mirror accepts) and reports every
 //! whole-command failure as one line on stderr.
@@ -12,7 +14,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser};
 use strait_client::admin::links::{
     AlterMirrorsRequest, CreateMirrorTopicRequest, DescribeMirrorsRequest, ListMirrorsRequest,
-    MirrorDescription, MirrorOp,
+    MirrorDescription, MirrorOp, MirrorPartitionVerification, VerifyMirrorsRequest, VerifyResult,
 };
 
 use crate::cluster_links::{normalize_long_flags, one_line, parse_config_map};
@@ -57,6 +59,10 @@ pub struct MirrorsOptions {
     /// Stops mirroring at once; the topics become writable.
     #[arg(long)]
     pub failover: bool,
+    /// Strait: compares each partition of the given mirrors with its source,
+    /// batch by batch (offsets, record count, CRC); exit 0 only when all match.
+    #[arg(long)]
+    pub verify: bool,
     /// The name of the mirror topic to create.
     #[arg(long, value_name = "topic", allow_hyphen_values = true)]
     pub mirror_topic: Option<String>,
@@ -97,6 +103,7 @@ pub enum MirrorAction {
     Create,
     List,
     Describe,
+    Verify,
     Alter(MirrorOp),
 }
 
@@ -106,6 +113,7 @@ impl MirrorAction {
             MirrorAction::Create => "create",
             MirrorAction::List => "list",
             MirrorAction::Describe => "describe",
+            MirrorAction::Verify => "verify",
             MirrorAction::Alter(MirrorOp::Pause) => "pause",
             MirrorAction::Alter(MirrorOp::Unpause) => "unpause",
             MirrorAction::Alter(MirrorOp::Promote) => "promote",
@@ -142,6 +150,7 @@ pub fn check_options(o: &MirrorsOptions) -> Result<MirrorAction, CliError> {
         (o.unpause, MirrorAction::Alter(MirrorOp::Unpause)),
         (o.promote, MirrorAction::Alter(MirrorOp::Promote)),
         (o.failover, MirrorAction::Alter(MirrorOp::Failover)),
+        (o.verify, MirrorAction::Verify),
     ];
     let chosen: Vec<MirrorAction> = actions
         .iter()
@@ -150,7 +159,7 @@ pub fn check_options(o: &MirrorsOptions) -> Result<MirrorAction, CliError> {
         .collect();
     let [action] = chosen[..] else {
         return Err(usage(
-            "Command must include exactly one action: --create, --list, --describe, --pause, --unpause, --promote, or --failover.",
+            "Command must include exactly one action: --create, --list, --describe, --pause, --unpause, --promote, --failover, or --verify.",
         ));
     };
     let create_only = [
@@ -164,7 +173,7 @@ pub fn check_options(o: &MirrorsOptions) -> Result<MirrorAction, CliError> {
         (
             "link",
             o.link.is_some(),
-            !is_alter, // create, list and describe take --link
+            !is_alter, // create, list, describe and verify take --link
         ),
         (
             "topics",
@@ -214,7 +223,7 @@ pub fn check_options(o: &MirrorsOptions) -> Result<MirrorAction, CliError> {
                 return Err(usage("Missing required argument \"[link]\""));
             }
         }
-        MirrorAction::Alter(_) => {
+        MirrorAction::Alter(_) | MirrorAction::Verify => {
             let topics = o.topics.as_deref().map(split_topics).unwrap_or_default();
             if topics.is_empty() {
                 return Err(usage("Missing required argument \"[topics]\""));
@@ -279,6 +288,32 @@ pub fn describe_lines(mirror: &MirrorDescription, state_time: &str) -> Vec<Strin
         ));
     }
     lines
+}
+
+/// The `--verify` line of one partition (tab-separated, like `--describe`).
+pub fn verify_line(v: &MirrorPartitionVerification) -> String {
+    let range = if v.verified_to > v.verified_from {
+        format!("{}-{}", v.verified_from, v.verified_to - 1)
+    } else {
+        "none".to_string()
+    };
+    let mut line = format!(
+        "Topic: {}\tPartition: {}\tVerifiedOffsets: {range}\tBatches: {}\tResult: {}",
+        v.topic,
+        v.partition,
+        v.batches,
+        match v.result {
+            VerifyResult::Ok => "OK",
+            VerifyResult::Mismatch => "MISMATCH",
+        }
+    );
+    if let Some(offset) = v.first_different_offset {
+        line.push_str(&format!("\tFirstDifferentOffset: {offset}"));
+    }
+    if let Some(reason) = &v.reason {
+        line.push_str(&format!("\tReason: {reason}"));
+    }
+    line
 }
 
 /// The line printed for one topic of an alter request that succeeded.
@@ -384,6 +419,18 @@ async fn execute(
                     writeln!(console.out, "{line}")?;
                 }
             }
+        }
+        MirrorAction::Verify => {
+            let request = VerifyMirrorsRequest {
+                topics: o.topics.as_deref().map(split_topics).unwrap_or_default(),
+                link_name: o.link.clone(),
+            };
+            let partitions = client.verify_mirrors(&request).await?;
+            for p in &partitions {
+                writeln!(console.out, "{}", verify_line(p))?;
+            }
+            let all_ok = partitions.iter().all(|p| p.result == VerifyResult::Ok);
+            return Ok(if all_ok { 0 } else { 1 });
         }
         MirrorAction::Alter(op) => {
             let topics = o.topics.as_deref().map(split_topics).unwrap_or_default();
@@ -529,6 +576,61 @@ mod tests {
             ])))
             .starts_with("Command must include exactly one action")
         );
+    }
+
+    #[test]
+    fn verify_takes_topics_and_a_link() {
+        let o = options(&[
+            "--bootstrap-server",
+            "h:1",
+            "--verify",
+            "--topics",
+            "a,b",
+            "--link",
+            "l",
+        ]);
+        assert_eq!(check_options(&o).unwrap(), MirrorAction::Verify);
+        let o = options(&["--bootstrap-server", "h:1", "--verify"]);
+        assert_eq!(
+            usage_message(check_options(&o)),
+            "Missing required argument \"[topics]\""
+        );
+        let o = options(&[
+            "--bootstrap-server",
+            "h:1",
+            "--verify",
+            "--topics",
+            "a",
+            "--validate-only",
+        ]);
+        assert!(usage_message(check_options(&o)).contains("[validate-only]"));
+    }
+
+    #[test]
+    fn verify_lines() {
+        let mut v = MirrorPartitionVerification {
+            topic: "t".into(),
+            partition: 0,
+            verified_from: 0,
+            verified_to: 1234,
+            batches: 57,
+            result: VerifyResult::Ok,
+            first_different_offset: None,
+            reason: None,
+        };
+        assert_eq!(
+            verify_line(&v),
+            "Topic: t\tPartition: 0\tVerifiedOffsets: 0-1233\tBatches: 57\tResult: OK"
+        );
+        v.result = VerifyResult::Mismatch;
+        v.first_different_offset = Some(789);
+        v.reason = Some("crc 0x00000001 != source 0x00000002".into());
+        assert_eq!(
+            verify_line(&v),
+            "Topic: t\tPartition: 0\tVerifiedOffsets: 0-1233\tBatches: 57\tResult: MISMATCH\tFirstDifferentOffset: 789\tReason: crc 0x00000001 != source 0x00000002"
+        );
+        v.verified_to = 0;
+        assert!(verify_line(&v).contains("VerifiedOffsets: none"));
     }
 
     #[test]

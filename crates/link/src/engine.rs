@@ -6,7 +6,9 @@
 //! `links` (link lifecycles and `LinkRuntime`), `mirrors` (mirror
 //! operations and the engine's side of the state machine), `control_loop`
 //! (each link's periodic checks and sync tasks), `source` (ListOffsets
-//! helpers), `paused_lag` and `status` (read-only figures). Every state
+//! helpers), `integrity` (verifying mirrors against their source, fetching
+//! a batch again for a scrub repair), `paused_lag` and `status` (read-only
+//! figures). Every state
 //! change is persisted in metadata before it takes effect. It must never
 //! write to a mirror log except through [`LocalCluster::mirror_append`] and
 //! friends.
@@ -172,6 +174,7 @@ impl LinkEngine {
 }
 
 mod control_loop;
+mod integrity;
 mod links;
 mod mirrors;
 mod paused_lag;

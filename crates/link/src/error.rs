@@ -137,6 +137,41 @@ pub enum LinkError {
     #[error(transparent)]
     MirrorState(#[from] MirrorStateError),
 
+    // ---- verifying and repairing mirrors ----
+    #[error("Name at least one mirror topic to verify.")]
+    NoTopicsToVerify,
+    #[error("Mirror partition {topic}-{partition} is not held by this broker.")]
+    MirrorPartitionMissing { topic: String, partition: i32 },
+    #[error(
+        "Cannot verify or repair {topic}-{partition}: the source cluster of link '{link}' did not answer: {error}"
+    )]
+    VerifySource {
+        topic: String,
+        partition: i32,
+        link: String,
+        error: Box<crate::fetcher::SourceError>,
+    },
+    #[error(
+        "Cannot verify or repair {topic}-{partition}: the source cluster of link '{link}' did not answer within {} s",
+        .within.as_secs()
+    )]
+    VerifySourceSilent {
+        topic: String,
+        partition: i32,
+        link: String,
+        within: Duration,
+    },
+    #[error(
+        "the source holds no batch {base_offset}..={last_offset} of {topic}-{partition} ({found})"
+    )]
+    SourceBatchDiffers {
+        topic: String,
+        partition: i32,
+        base_offset: i64,
+        last_offset: i64,
+        found: String,
+    },
+
     // ---- background work (sync tasks, control loop, fetchers) ----
     #[error("mirror topic '{0}' does not exist")]
     MirrorTopicMissing(String),
@@ -150,6 +185,8 @@ pub enum LinkError {
     UnknownAclFilterValue { field: &'static str, value: String },
     #[error("ACL sync task failed: {0}")]
     AclSyncTask(tokio::task::JoinError),
+    #[error("reading the mirror's log failed: {0}")]
+    BlockingTask(tokio::task::JoinError),
     #[error("cannot reach the source cluster: {0}")]
     SourceAclsUnreachable(ClientError),
     #[error("{SOURCE_DESCRIBE_DENIED}")]
@@ -192,7 +229,8 @@ impl LinkError {
             | WrongMirrorState { .. }
             | AlreadyStopped { .. }
             | PromoteUnchecked { .. }
-            | LagNotZero { .. } => ResponseError::InvalidRequest,
+            | LagNotZero { .. }
+            | NoTopicsToVerify => ResponseError::InvalidRequest,
             MirrorState(MirrorStateError::Storage(_)) => ResponseError::KafkaStorageError,
             MirrorState(_) => ResponseError::InvalidRequest,
             Config(_)
@@ -208,10 +246,15 @@ impl LinkError {
             | SourceMetadata(_)
             | SourceConfigs(_)
             | SourceAclsUnreachable(_)
-            | NoAnswerWithin(_) => ResponseError::NetworkException,
-            NoSourceTopic { .. } | NotAMirrorTopic(_) | UnknownTopic(_) | MirrorTopicMissing(_) => {
-                ResponseError::UnknownTopicOrPartition
-            }
+            | NoAnswerWithin(_)
+            | VerifySource { .. }
+            | VerifySourceSilent { .. } => ResponseError::NetworkException,
+            NoSourceTopic { .. }
+            | NotAMirrorTopic(_)
+            | UnknownTopic(_)
+            | MirrorTopicMissing(_)
+            | MirrorPartitionMissing { .. } => ResponseError::UnknownTopicOrPartition,
+            SourceBatchDiffers { .. } => ResponseError::CorruptMessage,
             SourceAclsDenied => ResponseError::ClusterAuthorizationFailed,
             SourceAclsNoAuthorizer(_) => ResponseError::SecurityDisabled,
             LocalAcl(LocalAclError::NoAuthorizer) => ResponseError::SecurityDisabled,
@@ -227,7 +270,7 @@ impl LinkError {
             GroupOffsets { error, .. } | SourceAcls(error) | Client(error) => error
                 .server_error()
                 .unwrap_or(ResponseError::NetworkException),
-            AutoCreate(_) | AclSyncTask(_) => ResponseError::UnknownServerError,
+            AutoCreate(_) | AclSyncTask(_) | BlockingTask(_) => ResponseError::UnknownServerError,
         };
         kafka.code()
     }

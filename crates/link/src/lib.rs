@@ -20,6 +20,7 @@ pub mod secrets;
 mod sync;
 pub mod task;
 pub mod traffic;
+mod verify;
 
 pub use clock::now_ms;
 pub use engine::LinkEngine;

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use strait_client::admin::acls::AclBindingFilter;
-use strait_log::LogError;
+use strait_log::{LogError, StoredBatch};
 use strait_metadata::{AclBinding, MetadataStore, OffsetRecord, PartitionKey, TopicRecord};
 
 /// Why this cluster's ACLs could not be read or changed.
@@ -60,6 +60,18 @@ pub trait LocalCluster: Send + Sync + 'static {
     /// Applies a stored topic record's configs to its live partitions.
     fn reconfigure_topic(&self, topic: &TopicRecord);
     fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// The first offset of a partition's log; `None` for a partition this
+    /// broker does not hold.
+    fn log_start_offset(&self, topic: &str, partition: i32) -> Option<i64>;
+    /// The stored batches holding offsets `[from, to)` of a partition
+    /// (blocking: reads the log; see `strait_log::Log::stored_batches`).
+    fn stored_batches(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StoredBatch>, LogError>;
     /// Mirror append (source offsets kept). Returns the new log end offset.
     fn mirror_append(&self, topic: &str, partition: i32, records: &[u8]) -> Result<i64, LogError>;
     /// Checks topic configs against the broker's catalog.

@@ -134,6 +134,19 @@ pub enum LogError {
         reason: String,
     },
 
+    /// A batch repair that was refused: the replacement is not the same
+    /// batch, or the segment may not be changed in place. Nothing was
+    /// written.
+    #[error("batch at position {position} of {path} not repaired: {reason}")]
+    RepairRefused {
+        /// The segment file (or the log directory when no segment matched).
+        path: PathBuf,
+        /// Byte position of the batch.
+        position: u64,
+        /// Why.
+        reason: String,
+    },
+
     /// The log was closed; no more writes are accepted.
     #[error("the log is closed")]
     Closed,

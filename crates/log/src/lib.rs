@@ -36,7 +36,10 @@ mod segments;
 mod snapshot;
 
 pub use aborted_txns::AbortedTxn;
-pub use batch::{BatchHeader, HEADER_SIZE, PlainRecord, encode_plain_batch, split_and_verify};
+pub use batch::{
+    BatchHeader, HEADER_SIZE, PlainRecord, compute_crc, crc_matches, encode_plain_batch,
+    split_and_verify,
+};
 pub use checkpoint::{sync_dir, sync_filesystem, write_atomically};
 pub use compact::CompactionStats;
 pub use config::{LogConfig, SEVEN_DAYS_MS, TimestampType};
@@ -44,4 +47,4 @@ pub use epoch_cache::{EpochEntry, LEADER_EPOCH_CHECKPOINT};
 pub use error::LogError;
 pub use log::{LeaderAppend, Log, MirrorAppend};
 pub use producer_state::ActiveProducer;
-pub use scrub::{ScrubFinding, SegmentScrub};
+pub use scrub::{ScrubFault, ScrubFinding, SegmentScrub, StoredBatch};

@@ -33,7 +33,7 @@ use crate::epoch_cache::{EpochEntry, LeaderEpochCache};
 use crate::error::LogError;
 use crate::producer_state::{AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateTable};
 use crate::recovery;
-use crate::scrub::SegmentScrub;
+use crate::scrub::{SegmentScrub, StoredBatch};
 use crate::segment::{MAX_RELATIVE_OFFSET, Segment, SegmentRead};
 use crate::segments::SegmentSet;
 use crate::snapshot::{self, snapshot_file_name};
@@ -1029,6 +1029,70 @@ impl Log {
         };
         drop(set);
         segment.scrub().map(Some)
+    }
+
+    /// The stored batches holding offsets in `[from, to)`, oldest first:
+    /// from the batch holding `from` (which may start below it) to the last
+    /// one starting below `to`, each with its header fields and whether its
+    /// bytes still match its CRC (see [`StoredBatch`]). Reads batch bytes to
+    /// recompute CRCs but decodes no record; `from` is raised to the log
+    /// start and `to` lowered to the log end.
+    pub fn stored_batches(&self, from: i64, to: i64) -> Result<Vec<StoredBatch>, LogError> {
+        let from = from.max(self.log_start_offset());
+        let to = to.min(self.log_end_offset());
+        let mut out = Vec::new();
+        if from >= to {
+            return Ok(out);
+        }
+        let segments = self.segments();
+        let Some(start) = segments.floor_index(from) else {
+            return Ok(out);
+        };
+        for segment in segments.iter().skip(start) {
+            if segment.base_offset() >= to {
+                break;
+            }
+            segment.stored_batches(from, to, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Writes `replacement` over the batch at byte `position` of the closed
+    /// segment starting at `segment_base_offset`, in place, then fsyncs.
+    /// Refused ([`LogError::RepairRefused`], nothing written) for the active
+    /// segment, a segment that is gone, or a replacement that is not one
+    /// valid batch (CRC checked) with the stored batch's base offset, last
+    /// offset and size: a repair never changes a file's length or any
+    /// offset. Compaction waits for it.
+    pub fn repair_batch(
+        &self,
+        segment_base_offset: i64,
+        position: u64,
+        replacement: &[u8],
+    ) -> Result<(), LogError> {
+        let _no_compaction = lock(&self.cleaner);
+        let set = self.segments();
+        let active = set.active().base_offset();
+        let Some(segment) = set
+            .iter()
+            .find(|s| s.base_offset() == segment_base_offset)
+            .cloned()
+        else {
+            return Err(LogError::RepairRefused {
+                path: self.dir.clone(),
+                position,
+                reason: format!("no segment starts at offset {segment_base_offset}"),
+            });
+        };
+        drop(set);
+        if segment_base_offset == active {
+            return Err(LogError::RepairRefused {
+                path: segment.log_path().to_path_buf(),
+                position,
+                reason: "the active segment is never changed in place".into(),
+            });
+        }
+        segment.overwrite_batch(position, replacement)
     }
 
     /// The producers with state (DescribeProducers).

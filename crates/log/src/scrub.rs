@@ -3,10 +3,13 @@
 //! batch), so that a byte flipped after the batch was written and recovered
 //! is found without a client asking for it.
 //!
-//! It owns the result types and the rule for what counts as a finding. It
-//! must never change a segment: a finding is reported, and repairing it is
-//! the caller's decision (a mirror can fetch the same bytes again from its
-//! source; a leader's data has no second copy on a single node).
+//! It owns the result types, the rule for what counts as a finding, and
+//! [`StoredBatch`], the header-level view of a stored batch that mirror
+//! verification compares with the source. It must never change a segment:
+//! a finding is reported, and repairing it is the caller's decision (a
+//! mirror can fetch the same bytes again from its source and hand them to
+//! `Log::repair_batch`; a leader's data has no second copy on a single
+//! node).
 
 use std::path::PathBuf;
 
@@ -23,8 +26,51 @@ pub struct ScrubFinding {
     /// unreadable).
     pub base_offset: i64,
     pub last_offset: i64,
+    /// What kind of fault it is.
+    pub fault: ScrubFault,
     /// What is wrong, for a log line.
     pub reason: String,
+}
+
+/// The kind of a scrub finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrubFault {
+    /// The header frames the batch but its bytes do not match its CRC: the
+    /// same bytes from another copy can be written over it in place.
+    CrcMismatch,
+    /// The batch cannot be framed or its offsets are out of order: the walk
+    /// stopped there, and no in-place repair applies.
+    Structure,
+}
+
+/// A stored batch as its header describes it, and whether its bytes still
+/// match the CRC in that header (CRC-32C recomputed over the bytes; no
+/// record is decoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBatch {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub record_count: i32,
+    /// Bytes of the whole batch, header included.
+    pub size: usize,
+    /// The CRC stored in the header.
+    pub crc: u32,
+    /// Whether the bytes match `crc`.
+    pub crc_valid: bool,
+}
+
+impl StoredBatch {
+    /// The view of the one whole batch `bytes` (header parsed, CRC checked).
+    pub fn of(header: &crate::batch::BatchHeader, bytes: &[u8]) -> StoredBatch {
+        StoredBatch {
+            base_offset: header.base_offset,
+            last_offset: header.last_offset(),
+            record_count: header.record_count,
+            size: header.size(),
+            crc: header.crc,
+            crc_valid: crate::batch::crc_matches(bytes),
+        }
+    }
 }
 
 /// The outcome of scrubbing one segment.

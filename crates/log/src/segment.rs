@@ -20,7 +20,7 @@ use crate::batch::{BatchHeader, BatchSpan, HEADER_SIZE, crc_matches};
 use crate::error::LogError;
 use crate::index::{IndexFileState, OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
 use crate::lazy_file::LazyFile;
-use crate::scrub::{ScrubFinding, SegmentScrub};
+use crate::scrub::{ScrubFault, ScrubFinding, SegmentScrub, StoredBatch};
 
 /// Largest offset distance from a segment's base that its indexes can hold (Kafka keeps
 /// relative offsets within `i32`).
@@ -731,19 +731,22 @@ impl Segment {
         let mut out = SegmentScrub::default();
         let mut pos = 0u64;
         let mut next_offset = self.base_offset;
-        let finding = |pos: u64, base: i64, last: i64, reason: String| ScrubFinding {
-            path: self.log.path().to_path_buf(),
-            segment_base_offset: self.base_offset,
-            position: pos,
-            base_offset: base,
-            last_offset: last,
-            reason,
-        };
+        let finding =
+            |pos: u64, base: i64, last: i64, fault: ScrubFault, reason: String| ScrubFinding {
+                path: self.log.path().to_path_buf(),
+                segment_base_offset: self.base_offset,
+                position: pos,
+                base_offset: base,
+                last_offset: last,
+                fault,
+                reason,
+            };
         loop {
             let header = match cursor.header_at(pos)? {
                 HeaderAt::End => break,
                 HeaderAt::Invalid(reason) => {
-                    out.findings.push(finding(pos, -1, -1, reason));
+                    out.findings
+                        .push(finding(pos, -1, -1, ScrubFault::Structure, reason));
                     break;
                 }
                 HeaderAt::Batch(h) => h,
@@ -755,6 +758,7 @@ impl Segment {
                     pos,
                     header.base_offset,
                     header.last_offset(),
+                    ScrubFault::Structure,
                     format!(
                         "batch offsets {}..={} out of order (expected at least {next_offset})",
                         header.base_offset,
@@ -771,6 +775,7 @@ impl Segment {
                     pos,
                     header.base_offset,
                     header.last_offset(),
+                    ScrubFault::CrcMismatch,
                     format!(
                         "CRC mismatch: stored {:#010x}, computed {:#010x}",
                         header.crc,
@@ -782,6 +787,123 @@ impl Segment {
             pos += header.size() as u64;
         }
         Ok(out)
+    }
+
+    /// Appends to `out` the batches from the one holding `from` up to the
+    /// last one starting below `to`, in file order: their headers, and
+    /// whether each batch's bytes match its CRC (recomputed, nothing
+    /// decoded). Never changes the file.
+    pub(crate) fn stored_batches(
+        &self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<StoredBatch>,
+    ) -> Result<(), LogError> {
+        let was_open = self.log.is_open();
+        let result = self.stored_batches_open(from, to, out);
+        if !was_open && self.log.metadata().is_ok() {
+            self.log.release();
+        }
+        result
+    }
+
+    fn stored_batches_open(
+        &self,
+        from: i64,
+        to: i64,
+        out: &mut Vec<StoredBatch>,
+    ) -> Result<(), LogError> {
+        let mut cursor = self.cursor(self.size(), RECOVERY_WINDOW);
+        let Some((mut pos, _)) = self.locate(&mut cursor, from)? else {
+            return Ok(());
+        };
+        loop {
+            match cursor.header_at(pos)? {
+                HeaderAt::End => return Ok(()),
+                HeaderAt::Invalid(reason) => {
+                    return Err(LogError::CorruptLog {
+                        path: self.log.path().to_path_buf(),
+                        position: pos,
+                        reason,
+                    });
+                }
+                HeaderAt::Batch(h) if h.base_offset >= to => return Ok(()),
+                HeaderAt::Batch(h) => {
+                    let bytes = cursor.bytes(pos, h.size())?;
+                    out.push(StoredBatch::of(&h, bytes));
+                    pos += h.size() as u64;
+                }
+            }
+        }
+    }
+
+    /// Writes `replacement` over the batch at `position`, then fsyncs:
+    /// only when `replacement` is exactly one structurally valid batch whose
+    /// CRC matches its bytes, with the same base offset, last offset and
+    /// size as the batch framed at `position`. The file's length never
+    /// changes. The caller must make sure this is not the active segment.
+    pub(crate) fn overwrite_batch(
+        &self,
+        position: u64,
+        replacement: &[u8],
+    ) -> Result<(), LogError> {
+        let was_open = self.log.is_open();
+        let result = self.overwrite_batch_open(position, replacement);
+        if !was_open && self.log.metadata().is_ok() {
+            self.log.release();
+        }
+        result
+    }
+
+    fn overwrite_batch_open(&self, position: u64, replacement: &[u8]) -> Result<(), LogError> {
+        let refuse = |reason: String| LogError::RepairRefused {
+            path: self.log.path().to_path_buf(),
+            position,
+            reason,
+        };
+        let new = BatchHeader::parse(replacement)
+            .ok_or_else(|| refuse("the replacement is shorter than a batch header".into()))?;
+        new.check_structure(replacement.len()).map_err(|e| {
+            refuse(format!(
+                "the replacement is malformed: {}",
+                LogError::from(e)
+            ))
+        })?;
+        if new.size() != replacement.len() {
+            return Err(refuse(format!(
+                "the replacement holds {} bytes, not exactly one batch of {}",
+                replacement.len(),
+                new.size()
+            )));
+        }
+        if !crc_matches(replacement) {
+            return Err(refuse("the replacement does not match its own CRC".into()));
+        }
+        let mut cursor = self.cursor(self.size(), HEADER_SIZE);
+        let old = match cursor.header_at(position)? {
+            HeaderAt::Batch(h) => h,
+            HeaderAt::End => return Err(refuse("no batch starts there".into())),
+            HeaderAt::Invalid(reason) => {
+                return Err(refuse(format!(
+                    "the stored batch cannot be framed: {reason}"
+                )));
+            }
+        };
+        if (old.base_offset, old.last_offset(), old.size())
+            != (new.base_offset, new.last_offset(), new.size())
+        {
+            return Err(refuse(format!(
+                "the replacement holds offsets {}..={} in {} bytes, the stored batch {}..={} in {} bytes",
+                new.base_offset,
+                new.last_offset(),
+                new.size(),
+                old.base_offset,
+                old.last_offset(),
+                old.size()
+            )));
+        }
+        self.log.write_all_at(replacement, position)?;
+        self.log.sync_if_dirty()
     }
 
     /// Walks batch headers from the batch holding `from_offset` to the end, handing each with

@@ -26,10 +26,11 @@ pub enum AdminApi {
     ListMirrors = 32007,
     DescribeMirrors = 32008,
     AlterMirrors = 32009,
+    VerifyMirrors = 32010,
 }
 
 impl AdminApi {
-    pub const ALL: [AdminApi; 9] = [
+    pub const ALL: [AdminApi; 10] = [
         AdminApi::CreateClusterLink,
         AdminApi::ListClusterLinks,
         AdminApi::DeleteClusterLink,
@@ -39,6 +40,7 @@ impl AdminApi {
         AdminApi::ListMirrors,
         AdminApi::DescribeMirrors,
         AdminApi::AlterMirrors,
+        AdminApi::VerifyMirrors,
     ];
 
     pub fn from_key(key: i16) -> Option<AdminApi> {
@@ -322,6 +324,52 @@ pub struct AlterMirrorsResponse {
     pub results: Vec<MirrorOpResult>,
 }
 
+/// Compares mirror partitions with their source, batch by batch, over the
+/// offsets both hold (Strait's own; no peer has it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyMirrorsRequest {
+    pub topics: Vec<String>,
+    /// When set, every topic must be a mirror of this link.
+    #[serde(default)]
+    pub link_name: Option<String>,
+}
+
+/// The outcome of verifying one mirror partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VerifyResult {
+    /// Every batch of the range is the source's: same offsets, record
+    /// count and CRC, and the mirror's bytes match that CRC.
+    Ok,
+    /// Some batch differs; `first_different_offset` says where.
+    Mismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorPartitionVerification {
+    pub topic: String,
+    pub partition: i32,
+    /// The offsets compared, `[verified_from, verified_to)`; empty when both
+    /// are equal (the two sides hold no offset in common).
+    pub verified_from: i64,
+    pub verified_to: i64,
+    /// Batches found equal.
+    pub batches: u64,
+    pub result: VerifyResult,
+    #[serde(default)]
+    pub first_different_offset: Option<i64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyMirrorsResponse {
+    #[serde(flatten)]
+    pub error: AdminError,
+    #[serde(default)]
+    pub partitions: Vec<MirrorPartitionVerification>,
+}
+
 /// Responses that carry nothing but the error.
 pub type EmptyResponse = AdminError;
 
@@ -337,6 +385,7 @@ pub enum AdminRequest {
     ListMirrors(ListMirrorsRequest),
     DescribeMirrors(DescribeMirrorsRequest),
     AlterMirrors(AlterMirrorsRequest),
+    VerifyMirrors(VerifyMirrorsRequest),
 }
 
 /// An admin request with its header.
@@ -415,6 +464,7 @@ pub fn decode_admin_request(frame: Bytes) -> Result<AdminFrame, AdminCodecError>
         AdminApi::ListMirrors => AdminRequest::ListMirrors(json(body)?),
         AdminApi::DescribeMirrors => AdminRequest::DescribeMirrors(json(body)?),
         AdminApi::AlterMirrors => AdminRequest::AlterMirrors(json(body)?),
+        AdminApi::VerifyMirrors => AdminRequest::VerifyMirrors(json(body)?),
     };
     Ok(AdminFrame {
         api,
@@ -492,6 +542,39 @@ mod tests {
         assert_eq!(frame.correlation_id, 7);
         assert_eq!(frame.client_id.as_deref(), Some("cli"));
         assert_eq!(frame.request, AdminRequest::CreateClusterLink(req));
+    }
+
+    #[test]
+    fn verify_round_trip() {
+        let req = VerifyMirrorsRequest {
+            topics: vec!["t".into()],
+            link_name: Some("l".into()),
+        };
+        let buf = encode_admin_request(AdminApi::VerifyMirrors, 3, None, &req).unwrap();
+        assert_eq!(&buf[..2], &32010i16.to_be_bytes());
+        let frame = decode_admin_request(buf.freeze()).unwrap();
+        assert_eq!(frame.request, AdminRequest::VerifyMirrors(req));
+        let resp = VerifyMirrorsResponse {
+            error: AdminError::none(),
+            partitions: vec![MirrorPartitionVerification {
+                topic: "t".into(),
+                partition: 0,
+                verified_from: 0,
+                verified_to: 10,
+                batches: 2,
+                result: VerifyResult::Mismatch,
+                first_different_offset: Some(5),
+                reason: Some("crc".into()),
+            }],
+        };
+        let buf = encode_admin_response(4, &resp).unwrap();
+        assert!(
+            std::str::from_utf8(&buf[4..])
+                .unwrap()
+                .contains("\"MISMATCH\"")
+        );
+        let (_, back): (i32, VerifyMirrorsResponse) = decode_admin_response(&buf).unwrap();
+        assert_eq!(back, resp);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Checks of Strait's admin messages for cluster links and mirror topics, as
 //! Confluent's reference states them: creating, altering and deleting links,
 //! creating mirrors and pausing, resuming, promoting or failing them over
-//! need ALTER on the cluster; listing and describing links and mirrors and
-//! describing link configs need DESCRIBE on the cluster. Must never run a
+//! need ALTER on the cluster; listing and describing links and mirrors,
+//! describing link configs and verifying mirrors against their source
+//! (Strait's own, read-only) need DESCRIBE on the cluster. Must never run a
 //! link operation itself.
 
 use kafka_protocol::error::ResponseError;
@@ -22,7 +23,8 @@ pub fn required_operation(request: &AdminRequest) -> AclOperation {
         AdminRequest::ListClusterLinks(_)
         | AdminRequest::DescribeClusterLinkConfigs(_)
         | AdminRequest::ListMirrors(_)
-        | AdminRequest::DescribeMirrors(_) => AclOperation::Describe,
+        | AdminRequest::DescribeMirrors(_)
+        | AdminRequest::VerifyMirrors(_) => AclOperation::Describe,
     }
 }
 
@@ -66,6 +68,12 @@ mod tests {
                 link_name: None,
             })),
             AclOperation::Alter
+        );
+        assert_eq!(
+            required_operation(&AdminRequest::VerifyMirrors(
+                strait_protocol::admin::VerifyMirrorsRequest::default()
+            )),
+            AclOperation::Describe
         );
         assert_eq!(
             required_operation(&AdminRequest::ListClusterLinks(

@@ -31,6 +31,7 @@ pub enum AdminAnswer {
     MirrorNames(ListMirrorsResponse),
     Mirrors(DescribeMirrorsResponse),
     Altered(AlterMirrorsResponse),
+    Verified(VerifyMirrorsResponse),
 }
 
 impl AdminAnswer {
@@ -43,6 +44,7 @@ impl AdminAnswer {
             AdminAnswer::MirrorNames(r) => &r.error,
             AdminAnswer::Mirrors(r) => &r.error,
             AdminAnswer::Altered(r) => &r.error,
+            AdminAnswer::Verified(r) => &r.error,
         }
     }
 }
@@ -81,5 +83,6 @@ pub async fn answer(
         AdminRequest::ListMirrors(r) => AdminAnswer::MirrorNames(engine.list_mirrors(r)),
         AdminRequest::DescribeMirrors(r) => AdminAnswer::Mirrors(engine.describe_mirrors(r)),
         AdminRequest::AlterMirrors(r) => AdminAnswer::Altered(engine.alter_mirrors(r).await),
+        AdminRequest::VerifyMirrors(r) => AdminAnswer::Verified(engine.verify_mirrors(r).await),
     }
 }

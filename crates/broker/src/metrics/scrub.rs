@@ -1,5 +1,5 @@
 //! The scrubber's series, read at scrape time from `Broker::scrub`: bytes
-//! and batches checked, passes, when the last pass ended, and the corrupt
+//! and batches checked, passes, mirror batches repaired from the source, when the last pass ended, and the corrupt
 //! batches of each partition that has any (so these series stay as few as
 //! the partitions with damage). Must never start a scrub.
 
@@ -17,6 +17,7 @@ pub struct ScrubCollector {
     bytes: u64,
     batches: u64,
     passes: u64,
+    repaired: u64,
     last_pass_end_ms: i64,
     corrupt: Vec<(String, String, i64)>,
 }
@@ -27,6 +28,7 @@ impl ScrubCollector {
             bytes: state.bytes.load(Ordering::Relaxed),
             batches: state.batches.load(Ordering::Relaxed),
             passes: state.passes.load(Ordering::Relaxed),
+            repaired: state.repaired.load(Ordering::Relaxed),
             last_pass_end_ms: state.last_pass_end_ms.load(Ordering::Relaxed),
             corrupt: state
                 .findings()
@@ -60,6 +62,16 @@ impl Collector for ScrubCollector {
             None,
         )?;
         f.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(&self.passes, None)?;
+        let mut f = encode::counters(
+            &mut encoder,
+            "log_scrub_repaired_batches",
+            "Corrupt batches of mirror partitions the scrubber repaired with the source's bytes.",
+            None,
+        )?;
+        f.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(
+            &self.repaired,
+            None,
+        )?;
         let mut f = encode::gauges(
             &mut encoder,
             "log_scrub_last_pass_end_timestamp",

@@ -22,7 +22,8 @@ pub use strait_protocol::admin::{
     DescribeClusterLinkConfigsResponse, DescribeMirrorsRequest, DescribeMirrorsResponse,
     INVALID_CLUSTER_LINK, LinkConfigEntry, LinkTaskStatus, ListClusterLinksRequest,
     ListClusterLinksResponse, ListMirrorsRequest, ListMirrorsResponse, MirrorDescription, MirrorOp,
-    MirrorOpResult, MirrorPartitionDescription,
+    MirrorOpResult, MirrorPartitionDescription, MirrorPartitionVerification, VerifyMirrorsRequest,
+    VerifyMirrorsResponse, VerifyResult,
 };
 
 use crate::client::{KafkaClient, millis};
@@ -59,6 +60,7 @@ fn is_read_only(api: AdminApi) -> bool {
             | AdminApi::DescribeClusterLinkConfigs
             | AdminApi::ListMirrors
             | AdminApi::DescribeMirrors
+            | AdminApi::VerifyMirrors
     )
 }
 
@@ -251,6 +253,18 @@ impl KafkaClient {
             self.send_admin(AdminApi::DescribeMirrors, request).await?;
         check_admin_error(&answer.error)?;
         Ok(answer.mirrors)
+    }
+
+    /// Compares each partition of the mirrors with its source, batch by
+    /// batch: one outcome per partition, in topic then partition order.
+    pub async fn verify_mirrors(
+        &self,
+        request: &VerifyMirrorsRequest,
+    ) -> Result<Vec<MirrorPartitionVerification>, ClientError> {
+        let answer: VerifyMirrorsResponse =
+            self.send_admin(AdminApi::VerifyMirrors, request).await?;
+        check_admin_error(&answer.error)?;
+        Ok(answer.partitions)
     }
 
     /// Pauses, unpauses, promotes or fails over mirrors: one outcome per

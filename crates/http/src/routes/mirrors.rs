@@ -1,8 +1,9 @@
 //! `/clusters/{id}/links/{link}/mirrors`: list (one link or `-` for all),
 //! create and get mirror topics, and the `mirrors:promote`, `:failover`,
 //! `:pause` and `:resume` actions, through the admin requests
-//! `kafka-mirrors` sends. A multi-topic action answers 200 with one result
-//! per topic, as Confluent does. Must never change a mirror any other way.
+//! `kafka-mirrors` sends, and Strait's own `mirrors:verify` (VerifyMirrors:
+//! each partition compared with its source). A multi-topic action answers
+//! 200 with one result per topic, as Confluent does. Must never change a mirror any other way.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use strait_protocol::admin::{
     AdminRequest, AlterMirrorsRequest, CreateMirrorTopicRequest, DescribeMirrorsRequest,
-    MirrorDescription, MirrorOp,
+    MirrorDescription, MirrorOp, VerifyMirrorsRequest, VerifyResult,
 };
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -84,6 +85,25 @@ list_type!(
     AlterMirrorStatusResponseData
 );
 
+/// One mirror partition compared with its source (`mirrors:verify`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MirrorVerificationData {
+    pub kind: String,
+    pub metadata: ResourceMetadata,
+    pub mirror_topic_name: String,
+    pub partition_id: i32,
+    /// The offsets compared, `[verified_from, verified_to)`.
+    pub verified_from: i64,
+    pub verified_to: i64,
+    /// Batches found equal.
+    pub batches: u64,
+    /// `OK` or `MISMATCH`.
+    pub result: String,
+    pub first_different_offset: Option<i64>,
+    pub reason: Option<String>,
+}
+list_type!(MirrorVerificationDataList, MirrorVerificationData);
+
 /// The body of `POST /links/{link}/mirrors`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateMirrorTopicRequestData {
@@ -116,6 +136,61 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(failover))
         .routes(routes!(pause))
         .routes(routes!(resume))
+        .routes(routes!(verify))
+}
+
+/// Compares each partition of the named mirrors with its source, batch by
+/// batch (Strait's own; `kafka-mirrors --verify`).
+#[utoipa::path(post, path = "/clusters/{cluster_id}/links/{link_name}/mirrors:verify",
+    tag = "Cluster Linking",
+    params(("cluster_id" = String, Path), ("link_name" = String, Path)),
+    request_body = AlterMirrorsRequestData,
+    responses((status = 200, body = MirrorVerificationDataList),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+async fn verify(
+    rc: RestCall,
+    PathOf((cluster_id, link_name)): PathOf<(String, String)>,
+    Body(body): Body<AlterMirrorsRequestData>,
+) -> Result<Json<MirrorVerificationDataList>, RestError> {
+    rc.check_cluster(&cluster_id)?;
+    if body.mirror_topic_names.is_empty() {
+        return Err(RestError::bad_request("mirror_topic_names is empty."));
+    }
+    let request = AdminRequest::VerifyMirrors(VerifyMirrorsRequest {
+        topics: body.mirror_topic_names,
+        link_name: Some(link_name.clone()),
+    });
+    let partitions = expect_admin!(rc.admin(request).await, Verified).partitions;
+    let data = partitions
+        .into_iter()
+        .map(|p| MirrorVerificationData {
+            kind: "KafkaMirrorVerificationData".into(),
+            metadata: ResourceMetadata {
+                self_url: mirror_url(&rc, &link_name, &p.topic),
+                resource_name: None,
+            },
+            result: match p.result {
+                VerifyResult::Ok => "OK".into(),
+                VerifyResult::Mismatch => "MISMATCH".into(),
+            },
+            mirror_topic_name: p.topic,
+            partition_id: p.partition,
+            verified_from: p.verified_from,
+            verified_to: p.verified_to,
+            batches: p.batches,
+            first_different_offset: p.first_different_offset,
+            reason: p.reason,
+        })
+        .collect();
+    Ok(Json(MirrorVerificationDataList {
+        kind: "KafkaMirrorVerificationDataList".into(),
+        metadata: ListMetadata::of(format!(
+            "{}/links/{link_name}/mirrors:verify",
+            rc.cluster_url
+        )),
+        data,
+    }))
 }
 
 /// Mirrors of `link` (every link when `None`), stopped ones included.

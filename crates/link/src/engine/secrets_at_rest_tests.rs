@@ -41,6 +41,18 @@ impl LocalCluster for StoreOnly {
     fn log_end_offset(&self, _: &str, _: i32) -> Option<i64> {
         None
     }
+    fn log_start_offset(&self, _: &str, _: i32) -> Option<i64> {
+        None
+    }
+    fn stored_batches(
+        &self,
+        _: &str,
+        _: i32,
+        _: i64,
+        _: i64,
+    ) -> Result<Vec<strait_log::StoredBatch>, LogError> {
+        Err(LogError::Closed)
+    }
     fn mirror_append(&self, _: &str, _: i32, _: &[u8]) -> Result<i64, LogError> {
         Err(LogError::Closed)
     }

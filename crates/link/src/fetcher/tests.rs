@@ -134,6 +134,18 @@ impl LocalCluster for LogSink {
     fn log_end_offset(&self, topic: &str, partition: i32) -> Option<i64> {
         (topic == TOPIC && partition == 0).then(|| self.log.log_end_offset())
     }
+    fn log_start_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        (topic == TOPIC && partition == 0).then(|| self.log.log_start_offset())
+    }
+    fn stored_batches(
+        &self,
+        _: &str,
+        _: i32,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<strait_log::StoredBatch>, LogError> {
+        self.log.stored_batches(from, to)
+    }
     fn mirror_append(&self, _: &str, _: i32, records: &[u8]) -> Result<i64, LogError> {
         self.log.append_mirror(records)?;
         Ok(self.log.log_end_offset())

@@ -1009,3 +1009,75 @@ fn scrub_finds_flipped_bytes_in_closed_segments_and_changes_nothing() {
     assert_eq!(broken.findings[0].position, batch.len() as u64);
     assert_eq!(broken.findings[0].base_offset, -1);
 }
+
+#[test]
+fn stored_batches_and_repair_restore_a_flipped_batch_in_place() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let batch = plain(5, 1);
+    let log = Log::open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: (batch.len() * 3) as u64,
+            ..LogConfig::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..7 {
+        log.append_leader(&batch, 0).unwrap();
+    }
+    let all = log.stored_batches(0, i64::MAX).unwrap();
+    assert_eq!(all.len(), 7);
+    assert!(all.iter().all(|b| b.crc_valid && b.record_count == 5));
+    // From the batch holding `from` to the last one starting below `to`.
+    let some = log.stored_batches(7, 16).unwrap();
+    let bases: Vec<i64> = some.iter().map(|b| b.base_offset).collect();
+    assert_eq!(bases, vec![5, 10, 15]);
+    assert_eq!(some[0].last_offset, 9);
+
+    let good = log.read(5, 1, i64::MAX).unwrap();
+    assert_eq!(good.len(), batch.len());
+    let path = dir.path().join("00000000000000000000.log");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let at = (batch.len() * 2 - 3) as u64;
+    let mut byte = [0u8];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x20], at).unwrap();
+    let rotten = log.stored_batches(5, 6).unwrap();
+    assert_eq!(rotten.len(), 1);
+    assert!(!rotten[0].crc_valid);
+    assert_eq!(
+        rotten[0].crc, all[1].crc,
+        "the header still holds the old CRC"
+    );
+
+    let position = batch.len() as u64;
+    let refused = |r: Result<(), LogError>| matches!(r, Err(LogError::RepairRefused { .. }));
+    // Never the active segment, never bytes of another batch, never bad bytes.
+    assert!(refused(log.repair_batch(30, 0, &good)));
+    assert!(refused(log.repair_batch(99, 0, &good)));
+    let other = log.read(0, 1, i64::MAX).unwrap();
+    assert!(refused(log.repair_batch(0, position, &other)));
+    let mut bad = good.to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(refused(log.repair_batch(0, position, &bad)));
+    assert!(refused(log.repair_batch(
+        0,
+        position,
+        &good[..good.len() - 1]
+    )));
+    assert!(refused(log.repair_batch(0, position + 1, &good)));
+    assert!(log.scrub_segment(0).unwrap().unwrap().findings.len() == 1);
+
+    let size_before = std::fs::metadata(&path).unwrap().len();
+    log.repair_batch(0, position, &good).unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), size_before);
+    assert!(log.scrub_segment(0).unwrap().unwrap().findings.is_empty());
+    assert_eq!(log.read(5, 1, i64::MAX).unwrap(), good);
+    assert_eq!(log.stored_batches(0, i64::MAX).unwrap(), all);
+}
