@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -715,10 +716,16 @@ impl Segment {
     /// goes on (the header still frames the batch); a structural fault is
     /// reported and ends the walk. Never changes the file.
     pub(crate) fn scrub(&self) -> Result<SegmentScrub, LogError> {
-        // An idle segment's descriptor goes back when the scrub is done, so
-        // a pass over many partitions does not pile up open files.
+        self.giving_back_file(|| self.scrub_open())
+    }
+
+    /// Runs `f`, which reads or writes the log file, then gives back the
+    /// file's descriptor if it was not open before, so that a pass over many
+    /// idle partitions (scrub, verify, repair) does not pile up open files.
+    /// A file already removed keeps its descriptor for readers still on it.
+    fn giving_back_file<T>(&self, f: impl FnOnce() -> Result<T, LogError>) -> Result<T, LogError> {
         let was_open = self.log.is_open();
-        let result = self.scrub_open();
+        let result = f();
         if !was_open && self.log.metadata().is_ok() {
             self.log.release();
         }
@@ -799,42 +806,15 @@ impl Segment {
         to: i64,
         out: &mut Vec<StoredBatch>,
     ) -> Result<(), LogError> {
-        let was_open = self.log.is_open();
-        let result = self.stored_batches_open(from, to, out);
-        if !was_open && self.log.metadata().is_ok() {
-            self.log.release();
-        }
-        result
-    }
-
-    fn stored_batches_open(
-        &self,
-        from: i64,
-        to: i64,
-        out: &mut Vec<StoredBatch>,
-    ) -> Result<(), LogError> {
-        let mut cursor = self.cursor(self.size(), RECOVERY_WINDOW);
-        let Some((mut pos, _)) = self.locate(&mut cursor, from)? else {
-            return Ok(());
-        };
-        loop {
-            match cursor.header_at(pos)? {
-                HeaderAt::End => return Ok(()),
-                HeaderAt::Invalid(reason) => {
-                    return Err(LogError::CorruptLog {
-                        path: self.log.path().to_path_buf(),
-                        position: pos,
-                        reason,
-                    });
+        self.giving_back_file(|| {
+            self.walk_from(from, RECOVERY_WINDOW, |h, pos, cursor| {
+                if h.base_offset >= to {
+                    return Ok(ControlFlow::Break(()));
                 }
-                HeaderAt::Batch(h) if h.base_offset >= to => return Ok(()),
-                HeaderAt::Batch(h) => {
-                    let bytes = cursor.bytes(pos, h.size())?;
-                    out.push(StoredBatch::of(&h, bytes));
-                    pos += h.size() as u64;
-                }
-            }
-        }
+                out.push(StoredBatch::of(h, cursor.bytes(pos, h.size())?));
+                Ok(ControlFlow::Continue(()))
+            })
+        })
     }
 
     /// Writes `replacement` over the batch at `position`, then fsyncs:
@@ -847,12 +827,7 @@ impl Segment {
         position: u64,
         replacement: &[u8],
     ) -> Result<(), LogError> {
-        let was_open = self.log.is_open();
-        let result = self.overwrite_batch_open(position, replacement);
-        if !was_open && self.log.metadata().is_ok() {
-            self.log.release();
-        }
-        result
+        self.giving_back_file(|| self.overwrite_batch_open(position, replacement))
     }
 
     fn overwrite_batch_open(&self, position: u64, replacement: &[u8]) -> Result<(), LogError> {
@@ -912,7 +887,19 @@ impl Segment {
     where
         F: FnMut(&BatchHeader, u64, &mut BatchCursor<'_>) -> Result<(), LogError>,
     {
-        let mut cursor = self.cursor(self.size(), SCAN_WINDOW);
+        self.walk_from(from_offset, SCAN_WINDOW, |h, pos, cursor| {
+            visit(h, pos, cursor).map(ControlFlow::Continue)
+        })
+    }
+
+    /// Walks batch headers from the batch holding `from_offset` until the
+    /// end or until `visit` breaks, through a read window of `window` bytes.
+    /// A header that frames nothing is [`LogError::CorruptLog`].
+    fn walk_from<F>(&self, from_offset: i64, window: usize, mut visit: F) -> Result<(), LogError>
+    where
+        F: FnMut(&BatchHeader, u64, &mut BatchCursor<'_>) -> Result<ControlFlow<()>, LogError>,
+    {
+        let mut cursor = self.cursor(self.size(), window);
         let Some((mut pos, _)) = self.locate(&mut cursor, from_offset)? else {
             return Ok(());
         };
@@ -927,7 +914,9 @@ impl Segment {
                     });
                 }
                 HeaderAt::Batch(h) => {
-                    visit(&h, pos, &mut cursor)?;
+                    if visit(&h, pos, &mut cursor)?.is_break() {
+                        return Ok(());
+                    }
                     pos += h.size() as u64;
                 }
             }
