@@ -197,16 +197,7 @@ impl MetadataStore for EmbeddedStore {
     }
 
     fn groups(&self) -> Vec<String> {
-        let state = self.read_state();
-        let mut names: Vec<String> = state
-            .offsets
-            .keys()
-            .chain(state.group_states.keys())
-            .cloned()
-            .collect();
-        names.sort();
-        names.dedup();
-        names
+        self.read_state().group_names()
     }
 
     fn commit_offsets(

@@ -55,6 +55,19 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, MetadataError> 
 }
 
 impl State {
+    /// Every group with committed offsets or stored state, sorted, each once.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .offsets
+            .keys()
+            .chain(self.group_states.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Applies one stored key: its value (Some) or its removal (None). Keys
     /// this version does not know are left alone.
     pub fn apply(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), MetadataError> {

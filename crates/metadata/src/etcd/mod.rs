@@ -430,17 +430,7 @@ impl MetadataStore for EtcdStore {
     }
 
     fn groups(&self) -> Vec<String> {
-        self.state(|s| {
-            let mut names: Vec<String> = s
-                .offsets
-                .keys()
-                .chain(s.group_states.keys())
-                .cloned()
-                .collect();
-            names.sort();
-            names.dedup();
-            names
-        })
+        self.state(State::group_names)
     }
 
     fn commit_offsets(
