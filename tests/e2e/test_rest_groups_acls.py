@@ -27,12 +27,11 @@ from confluent_kafka.admin import AdminClient  # noqa: E402
 import kafka_helpers as kh  # noqa: E402
 import strait_harness as h  # noqa: E402
 from test_groups import parse_table  # noqa: E402
-from test_rest_v3 import USERS, Rest, error, start_rest  # noqa: E402
+from test_rest_v3 import USERS, Rest, error, secured_overrides, start_rest  # noqa: E402
 
 pytestmark = pytest.mark.groups
 
 T = 30.0
-AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 
 def group_consumer(bootstrap, group, **conf):
@@ -240,20 +239,7 @@ def secured_rest(strait_factory, tmp_path):
     sasl_port = h.free_port()
     http_port = h.free_port()
     srv = strait_factory(start=False)
-    listeners = f"PLAINTEXT://127.0.0.1:{srv.port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
-    users = " ".join(f'user_{u}="{p}"' for u, p in USERS.items())
-    srv.overrides.update({
-        "listeners": listeners,
-        "advertised.listeners": listeners,
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
-            "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            f'username="admin" password="{USERS["admin"]}" {users};',
-        "authorizer.class.name": AUTHORIZER,
-        "super.users": "User:admin",
-        "confluent.http.server.listeners": f"http://127.0.0.1:{http_port}",
-    })
+    srv.overrides.update(secured_overrides(srv, sasl_port, f"http://127.0.0.1:{http_port}"))
     srv.start()
     config = tmp_path / "admin.properties"
     config.write_text(

@@ -18,11 +18,10 @@ requests = pytest.importorskip("requests")
 pytest.importorskip("cryptography")
 
 import strait_harness as h  # noqa: E402
-from test_rest_v3 import USERS, Rest, error  # noqa: E402
+from test_rest_v3 import USERS, Rest, error, secured_overrides  # noqa: E402
 from test_security_listeners import Pki  # noqa: E402
 
 T = 20
-AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 # The client certificate's subject, as Kafka's principal builder writes it.
 CLIENT_DN = "User:CN=client-app,OU=eng,O=Strait,C=US"
 
@@ -80,23 +79,13 @@ def start_https(strait_factory, pki: Pki, extra: dict) -> tuple:
 
 
 def test_https_with_client_certificates_as_principals(strait_factory, pki, topic_name):
-    users = " ".join(f'user_{u}="{p}"' for u, p in USERS.items())
     sasl_port = h.free_port()
     srv = strait_factory(start=False)
-    listeners = f"PLAINTEXT://127.0.0.1:{srv.port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
     https_port, http_port = h.free_port(), h.free_port()
+    srv.overrides.update(secured_overrides(
+        srv, sasl_port, f"https://127.0.0.1:{https_port},http://127.0.0.1:{http_port}",
+        super_users=f"User:admin;{CLIENT_DN}"))
     srv.overrides.update({
-        "listeners": listeners,
-        "advertised.listeners": listeners,
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
-        "sasl.enabled.mechanisms": "PLAIN",
-        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
-            "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            f'username="admin" password="{USERS["admin"]}" {users};',
-        "authorizer.class.name": AUTHORIZER,
-        "super.users": f"User:admin;{CLIENT_DN}",
-        "confluent.http.server.listeners":
-            f"https://127.0.0.1:{https_port},http://127.0.0.1:{http_port}",
         "ssl.keystore.type": "PEM",
         "ssl.keystore.location": pki.path("server.pem"),
         "ssl.truststore.location": pki.path("ca.pem"),

@@ -299,13 +299,13 @@ def test_the_reference_workflow_over_rest_alone(strait_factory, topic_name):
 # -- authentication and authorization -----------------------------------------
 
 
-def test_basic_auth_and_acls(strait_factory, tmp_path):
-    sasl_port = h.free_port()
-    http_port = h.free_port()
-    srv = strait_factory(start=False)
+def secured_overrides(srv, sasl_port: int, http_listeners: str,
+                      super_users: str = "User:admin") -> dict:
+    """Overrides for a broker with a SASL_PLAINTEXT listener of the PLAIN
+    `USERS`, the ACL authorizer, `super_users` and `http_listeners`."""
     listeners = f"PLAINTEXT://127.0.0.1:{srv.port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
     users = " ".join(f'user_{u}="{p}"' for u, p in USERS.items())
-    srv.overrides.update({
+    return {
         "listeners": listeners,
         "advertised.listeners": listeners,
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
@@ -314,9 +314,16 @@ def test_basic_auth_and_acls(strait_factory, tmp_path):
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'username="admin" password="{USERS["admin"]}" {users};',
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        "super.users": "User:admin",
-        "confluent.http.server.listeners": f"http://127.0.0.1:{http_port}",
-    })
+        "super.users": super_users,
+        "confluent.http.server.listeners": http_listeners,
+    }
+
+
+def test_basic_auth_and_acls(strait_factory, tmp_path):
+    sasl_port = h.free_port()
+    http_port = h.free_port()
+    srv = strait_factory(start=False)
+    srv.overrides.update(secured_overrides(srv, sasl_port, f"http://127.0.0.1:{http_port}"))
     srv.start()
     rest = Rest(srv, http_port)
     c = rest.cluster
