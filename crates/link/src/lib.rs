@@ -20,6 +20,7 @@ pub mod secrets;
 mod sync;
 pub mod task;
 pub mod traffic;
+pub mod verification;
 mod verify;
 
 pub use clock::now_ms;

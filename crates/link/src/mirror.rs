@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::lag::LagClock;
 use crate::mirror_state::{MirrorStateError, MirrorTopicState, check_move};
 use crate::traffic::FetchTraffic;
+use crate::verification::PartitionVerification;
 
 /// Every state [`MirrorRuntime::display_state`] can show.
 pub const DISPLAY_STATES: [&str; 7] = [
@@ -38,6 +39,8 @@ pub struct PartitionStats {
     pub error: Option<String>,
     /// What the fetches learnt about source append times (lag in seconds).
     pub lag_clock: LagClock,
+    /// Continuous verification's record (`mirror.verification.interval.ms`).
+    pub verification: PartitionVerification,
 }
 
 /// One mirror partition's lag behind its source.
