@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use strait_protocol::admin::MirrorPartitionVerificationStatus;
 use tokio::time::Instant;
 
 /// What a partition's last verification run found.
@@ -36,6 +37,8 @@ pub struct PartitionVerification {
     /// The first different offset of the mismatch already logged, until a
     /// run finds the partition matching again.
     pub logged_mismatch: Option<i64>,
+    /// Wall-clock ms of the last run (0: none yet).
+    pub verified_ms: i64,
 }
 
 /// The offsets `from..to` one run compares: from the resume point (or the
@@ -59,7 +62,8 @@ impl PartitionVerification {
     /// Records a run over `from..to` and its outcome; returns whether the
     /// outcome is a mismatch newly found (to be logged once, not on every
     /// run that finds it again).
-    pub fn record(&mut self, to: i64, outcome: VerificationOutcome) -> bool {
+    pub fn record(&mut self, to: i64, outcome: VerificationOutcome, now_ms: i64) -> bool {
+        self.verified_ms = now_ms;
         let newly_mismatched = match &outcome {
             VerificationOutcome::Ok => {
                 self.resume_from = Some(to);
@@ -74,6 +78,28 @@ impl PartitionVerification {
         };
         self.outcome = Some(outcome);
         newly_mismatched
+    }
+}
+
+impl PartitionVerification {
+    /// The record as `--describe` and REST show it.
+    pub fn status(&self) -> MirrorPartitionVerificationStatus {
+        let last_verified_offset = self.resume_from.map_or(-1, |next| next - 1);
+        let (result, first_different_offset, reason) = match &self.outcome {
+            None => ("PENDING", None, None),
+            Some(VerificationOutcome::Ok) => ("OK", None, None),
+            Some(VerificationOutcome::Mismatch { offset, reason }) => {
+                ("MISMATCH", Some(*offset), Some(reason.clone()))
+            }
+            Some(VerificationOutcome::Error { reason }) => ("ERROR", None, Some(reason.clone())),
+        };
+        MirrorPartitionVerificationStatus {
+            last_verified_offset,
+            result: result.to_string(),
+            first_different_offset,
+            reason,
+            verified_time_ms: self.verified_ms,
+        }
     }
 }
 
@@ -128,7 +154,7 @@ mod tests {
     fn later_runs_resume_where_the_last_one_ended() {
         let mut v = PartitionVerification::default();
         let (from, to) = run_range(v.resume_from, 0, 100, 0, 100);
-        assert!(!v.record(to, VerificationOutcome::Ok));
+        assert!(!v.record(to, VerificationOutcome::Ok, 7));
         let (from2, to2) = run_range(v.resume_from, 0, 150, 0, 140);
         assert_eq!((from, from2, to2), (0, 100, 140));
     }
@@ -143,20 +169,31 @@ mod tests {
     #[test]
     fn a_mismatch_is_reported_once_and_checked_again_from_its_offset() {
         let mut v = PartitionVerification::default();
-        assert!(v.record(100, mismatch(42)));
+        assert!(v.record(100, mismatch(42), 7));
         assert_eq!(v.resume_from, Some(42));
-        assert!(!v.record(120, mismatch(42)));
+        assert!(!v.record(120, mismatch(42), 7));
         assert!(!v.record(
             120,
             VerificationOutcome::Error {
                 reason: "source silent".into()
-            }
+            },
+            8
         ));
         assert_eq!(v.resume_from, Some(42));
-        assert!(!v.record(120, mismatch(42)));
+        assert!(!v.record(120, mismatch(42), 7));
         // Repaired, then corrupt elsewhere: a new mismatch.
-        assert!(!v.record(130, VerificationOutcome::Ok));
-        assert!(v.record(150, mismatch(140)));
+        assert!(!v.record(130, VerificationOutcome::Ok, 7));
+        assert!(v.record(150, mismatch(140), 9));
+        let status = v.status();
+        assert_eq!(
+            (status.last_verified_offset, status.result.as_str()),
+            (139, "MISMATCH")
+        );
+        assert_eq!(
+            (status.first_different_offset, status.verified_time_ms),
+            (Some(140), 9)
+        );
+        assert_eq!(PartitionVerification::default().status().result, "PENDING");
     }
 
     #[tokio::test(start_paused = true)]

@@ -22,6 +22,7 @@ use strait_protocol::admin::{
 use super::links::{LinkRuntime, VALIDATION_CAP};
 use super::source::ClientSource;
 use super::{LinkEngine, unknown_link};
+use crate::clock::now_ms;
 use crate::error::LinkError;
 use crate::fetcher::{FetchLimits, MirrorSource, SourceBounds, SourceError};
 use crate::local::LocalCluster;
@@ -213,7 +214,7 @@ impl LinkEngine {
                     ),
                 };
                 mirror.update_partition(partition, |stats| {
-                    if stats.verification.record(to, outcome.clone())
+                    if stats.verification.record(to, outcome.clone(), now_ms())
                         && let VerificationOutcome::Mismatch { offset, reason } = &outcome
                     {
                         tracing::error!(
