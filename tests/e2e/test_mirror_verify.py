@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 
 import pytest
 import requests
@@ -199,3 +200,75 @@ def test_mirror_verify_refuses_bad_input_with_one_error_line(strait_factory):
     src.stop()
     r = verify(dst, "--topics", "m")
     one_error_line(r, "source")
+
+
+def describe_partitions(dst, topic) -> dict:
+    """The `--describe` partition lines of one mirror, keyed by partition."""
+    r = h.run_cli("kafka-mirrors", "--describe", "--topics", topic, "--bootstrap-server",
+                  dst.bootstrap).check()
+    partition_lines = "\n".join(line.strip("\t") for line in r.stdout.splitlines()
+                                if line.startswith("\tPartition: "))
+    return lines_by_partition(partition_lines)
+
+
+def test_continuous_verification_reaches_the_end_then_names_a_flipped_byte(strait_factory):
+    src = strait_factory()
+    port = h.free_port()
+    dst = strait_factory({"confluent.http.server.listeners": f"http://127.0.0.1:{port}"})
+    url = f"http://127.0.0.1:{port}"
+    conf = {"bootstrap.servers": src.bootstrap, "metadata.max.age.ms": "500",
+            "topic.config.sync.ms": "500", "mirror.verification.interval.ms": "500"}
+    h.run_cli("kafka-cluster-links", "--bootstrap-server", dst.bootstrap, "--create",
+              "--link", "l", "--config",
+              ",".join(f"{k}={v}" for k, v in conf.items())).check()
+    topic = "watched"
+    kh.create_topic(src.bootstrap, topic, partitions=1, config={"segment.bytes": "2000"})
+    mirror(dst, topic)
+    values = [f"record-{i:04d}-".encode() * 8 for i in range(100)]
+    for i in range(0, len(values), 10):
+        kh.produce_all(src.bootstrap, topic, values[i:i + 10], partition=0)
+    wait_mirrored(src, dst, topic, 1)
+
+    h.wait_until(lambda: describe_partitions(dst, topic)[0].get("LastVerifiedOffset") == "99",
+                 T, interval=0.3, what="continuous verification to reach the end")
+    line = describe_partitions(dst, topic)[0]
+    assert line["Verification"] == "OK", line
+    assert line["Lag"] == "0" and line["DestLogEndOffset"] == "100", line
+    h.wait_until(lambda: h.port_open(port), T, what="the HTTP listener")
+    samples = scrape(url)
+    labels = {"link": "l", "topic": topic, "partition": "0"}
+    assert value(samples, "strait_mirror_partition_verified_offset", **labels) == 99
+    assert value(samples, "strait_mirror_partition_verification_ok", **labels) == 1
+
+    dst.stop()
+    segments = sorted(glob.glob(os.path.join(dst.workdir, "**", f"{topic}-0", "*.log"),
+                                recursive=True))
+    assert len(segments) >= 2, segments
+    victim = segments[0]
+    original = open(victim, "rb").read()
+    with open(victim, "r+b") as f:
+        at = 12 + int.from_bytes(original[8:12], "big") - 5
+        f.seek(at)
+        f.write(bytes([original[at] ^ 0x01]))
+    dst.start()
+
+    h.wait_until(lambda: describe_partitions(dst, topic)[0].get("Verification") == "MISMATCH",
+                 T, interval=0.3, what="continuous verification to find the flipped byte")
+    line = describe_partitions(dst, topic)[0]
+    assert line["FirstDifferentOffset"] == "0", line
+    assert line["LastVerifiedOffset"] == "-1", line
+    h.wait_until(lambda: h.port_open(port), T, what="the HTTP listener")
+    base = f"{url}/kafka/v3"
+    cluster = requests.get(f"{base}/clusters", timeout=T).json()["data"][0]["cluster_id"]
+    r = requests.get(f"{base}/clusters/{cluster}/links/l/mirrors/{topic}", timeout=T)
+    assert r.status_code == 200, r.text
+    (v,) = r.json()["mirror_verifications"]
+    assert (v["partition"], v["result"], v["first_different_offset"]) == (0, "MISMATCH", 0), v
+    assert "corrupt on disk" in v["reason"], v
+    assert value(scrape(url), "strait_mirror_partition_verification_ok", **labels) == 0
+    # Logged once, not on every run (three more runs at 500 ms).
+    time.sleep(1.5)
+    log = open(dst.log_path, errors="replace").read()
+    found = [line for line in log.splitlines() if "differs from its source at offset 0" in line]
+    assert len(found) == 1, found
+    dst.check_alive()

@@ -277,7 +277,7 @@ pub fn describe_lines(mirror: &MirrorDescription, state_time: &str) -> Vec<Strin
         mirror.mirror_topic, mirror.link_name, mirror.link_id, mirror.source_topic, mirror.state
     )];
     for p in &mirror.partitions {
-        lines.push(format!(
+        let mut line = format!(
             "\tPartition: {}\tState: {}\tDestLogEndOffset: {}\tLastFetchSourceHighWatermark: {}\tLag: {}\tTimeSinceLastFetchMs: {}",
             p.partition,
             p.state,
@@ -285,7 +285,18 @@ pub fn describe_lines(mirror: &MirrorDescription, state_time: &str) -> Vec<Strin
             p.last_fetch_source_high_watermark,
             p.lag,
             p.time_since_last_fetch_ms
-        ));
+        );
+        // Continuous verification, only when the link configures it.
+        if let Some(v) = &p.verification {
+            line.push_str(&format!(
+                "\tLastVerifiedOffset: {}\tVerification: {}",
+                v.last_verified_offset, v.result
+            ));
+            if let Some(offset) = v.first_different_offset {
+                line.push_str(&format!("\tFirstDifferentOffset: {offset}"));
+            }
+        }
+        lines.push(line);
     }
     lines
 }
@@ -481,7 +492,9 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use strait_client::admin::links::MirrorPartitionDescription;
+    use strait_client::admin::links::{
+        MirrorPartitionDescription, MirrorPartitionVerificationStatus,
+    };
 
     fn options(args: &[&str]) -> MirrorsOptions {
         let mut full = vec![OsString::from("kafka-mirrors")];
@@ -696,6 +709,7 @@ mod tests {
                 last_fetch_source_high_watermark: 194,
                 lag: 0,
                 time_since_last_fetch_ms: 99792,
+                verification: None,
             }],
         };
         assert_eq!(
@@ -704,6 +718,18 @@ mod tests {
                 "Topic: t\tLinkName: l\tLinkId: id\tMirrorTopic: t\tState: ACTIVE\tStateTime: 2022-05-20 23:12:02".to_string(),
                 "\tPartition: 0\tState: ACTIVE\tDestLogEndOffset: 194\tLastFetchSourceHighWatermark: 194\tLag: 0\tTimeSinceLastFetchMs: 99792".to_string(),
             ]
+        );
+        let mut verified = mirror.clone();
+        verified.partitions[0].verification = Some(MirrorPartitionVerificationStatus {
+            last_verified_offset: 150,
+            result: "MISMATCH".into(),
+            first_different_offset: Some(151),
+            reason: Some("crc differs".into()),
+            verified_time_ms: 1,
+        });
+        assert_eq!(
+            describe_lines(&verified, "2022-05-20 23:12:02")[1],
+            "\tPartition: 0\tState: ACTIVE\tDestLogEndOffset: 194\tLastFetchSourceHighWatermark: 194\tLag: 0\tTimeSinceLastFetchMs: 99792\tLastVerifiedOffset: 150\tVerification: MISMATCH\tFirstDifferentOffset: 151"
         );
         assert_eq!(format_state_time(0).len(), 19);
         assert_eq!(

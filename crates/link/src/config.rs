@@ -108,6 +108,7 @@ pub const LINK_PROPERTIES: &[LinkPropertyDef] = &[
         Some("earliest"),
         PropertyKind::Text
     ),
+    prop!("mirror.verification.interval.ms", None, PropertyKind::Long),
     prop!("num.cluster.link.fetchers", Some("1"), PropertyKind::Long),
     prop!(
         "replica.fetch.max.bytes",
@@ -125,6 +126,9 @@ pub const LINK_PROPERTIES: &[LinkPropertyDef] = &[
     prop!("topic.config.sync.include", None, PropertyKind::Text),
     prop!("topic.config.sync.ms", Some("5000"), PropertyKind::Long),
 ];
+
+/// The interval of continuous mirror verification; -1 or unset: off.
+pub const VERIFICATION_INTERVAL: &str = "mirror.verification.interval.ms";
 
 /// Client settings (for reaching the source) that links accept.
 const CLIENT_KEYS: &[&str] = &[
@@ -223,7 +227,11 @@ pub fn validate_entry(name: &str, value: &str) -> Result<(), LinkConfigError> {
                     .trim()
                     .parse()
                     .map_err(|_| invalid(name, value, "Not a number of type LONG"))?;
-                if n < 0 {
+                if name == VERIFICATION_INTERVAL {
+                    if n < -1 {
+                        return Err(invalid(name, value, "Value must be at least -1"));
+                    }
+                } else if n < 0 {
                     return Err(invalid(name, value, "Value must be at least 0"));
                 }
             }
@@ -424,6 +432,8 @@ pub struct LinkSettings {
     pub fetch_min_bytes: i32,
     pub fetch_wait_max: Duration,
     pub fetch_backoff: Duration,
+    /// Continuous verification's interval (None: off).
+    pub verification_interval: Option<Duration>,
 }
 
 impl LinkSettings {
@@ -464,6 +474,11 @@ impl LinkSettings {
             fetch_min_bytes: num("replica.fetch.min.bytes"),
             fetch_wait_max: ms("replica.fetch.wait.max.ms"),
             fetch_backoff: ms("replica.fetch.backoff.ms"),
+            verification_interval: get(VERIFICATION_INTERVAL)
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_millis),
         }
     }
 
@@ -622,6 +637,26 @@ mod tests {
         );
         // Disabled sync needs neither.
         assert!(validate_new(&cfg(&[on[0], ("acl.sync.enable", "false")])).is_ok());
+    }
+
+    #[test]
+    fn verification_interval_is_off_unless_set_to_zero_or_more() {
+        let key = VERIFICATION_INTERVAL;
+        assert!(validate_entry(key, "500").is_ok());
+        assert!(validate_entry(key, "-1").is_ok());
+        assert!(matches!(
+            validate_entry(key, "-2"),
+            Err(LinkConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            validate_entry(key, "often"),
+            Err(LinkConfigError::Invalid { .. })
+        ));
+        let interval =
+            |pairs: &[(&str, &str)]| LinkSettings::from_configs(&cfg(pairs)).verification_interval;
+        assert_eq!(interval(&[]), None);
+        assert_eq!(interval(&[(key, "-1")]), None);
+        assert_eq!(interval(&[(key, "500")]), Some(Duration::from_millis(500)));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod secrets;
 mod sync;
 pub mod task;
 pub mod traffic;
+pub mod verification;
 mod verify;
 
 pub use clock::now_ms;
@@ -35,3 +36,6 @@ pub use secrets::LinkSecretKey;
 pub use strait_client::admin::acls::{
     AccessControlEntryFilter, AclBindingFilter, ResourcePatternFilter,
 };
+/// Continuous verification's per-partition figure, re-exported for the
+/// broker's metrics.
+pub use strait_protocol::admin::MirrorPartitionVerificationStatus;

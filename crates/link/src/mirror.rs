@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::lag::LagClock;
 use crate::mirror_state::{MirrorStateError, MirrorTopicState, check_move};
 use crate::traffic::FetchTraffic;
+use crate::verification::PartitionVerification;
 
 /// Every state [`MirrorRuntime::display_state`] can show.
 pub const DISPLAY_STATES: [&str; 7] = [
@@ -38,6 +39,8 @@ pub struct PartitionStats {
     pub error: Option<String>,
     /// What the fetches learnt about source append times (lag in seconds).
     pub lag_clock: LagClock,
+    /// Continuous verification's record (`mirror.verification.interval.ms`).
+    pub verification: PartitionVerification,
 }
 
 /// One mirror partition's lag behind its source.
@@ -197,6 +200,7 @@ impl MirrorRuntime {
         &self,
         link_id: &str,
         link_paused: bool,
+        verification_configured: bool,
         now_ms: i64,
         dest_leo: impl Fn(i32) -> i64,
     ) -> MirrorDescription {
@@ -227,6 +231,7 @@ impl MirrorRuntime {
                     } else {
                         (now_ms - s.last_fetch_ms).max(0)
                     },
+                    verification: verification_configured.then(|| s.verification.status()),
                 }
             })
             .collect();
@@ -360,7 +365,7 @@ mod tests {
             s.lag_clock.after_fetch(6_900, &batches, true, 10, 15);
         });
         let leo = |p: i32| if p == 1 { 10 } else { 0 };
-        let described = m.describe("id", false, 8_000, leo);
+        let described = m.describe("id", false, false, 8_000, leo);
         let lags = m.partition_lags(8_000, leo);
         for (d, l) in described.partitions.iter().zip(&lags) {
             assert_eq!(d.lag, l.records);

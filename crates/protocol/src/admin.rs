@@ -264,6 +264,26 @@ pub struct MirrorPartitionDescription {
     pub last_fetch_source_high_watermark: i64,
     pub lag: i64,
     pub time_since_last_fetch_ms: i64,
+    /// Continuous verification's last run, present only when the mirror's
+    /// link sets `mirror.verification.interval.ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<MirrorPartitionVerificationStatus>,
+}
+
+/// A mirror partition's last continuous verification run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorPartitionVerificationStatus {
+    /// The last offset found equal to the source (-1: none yet).
+    pub last_verified_offset: i64,
+    /// `PENDING` (no run yet), `OK`, `MISMATCH` or `ERROR`.
+    pub result: String,
+    #[serde(default)]
+    pub first_different_offset: Option<i64>,
+    /// Why it mismatched or could not compare.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Wall-clock ms of the last run (0: none yet).
+    pub verified_time_ms: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,13 +3,15 @@
 //! `mirror_statuses`): link state and source availability, mirrors per link
 //! by state, sync task states and last error times, fetched bytes and
 //! records per link and mirror, and mirror lag in records and seconds (per
-//! partition, and per mirror as the sum and the maximum). The definition of
+//! partition, and per mirror as the sum and the maximum), and continuous
+//! verification's last verified offset and result per partition. The definition of
 //! lag in seconds is `strait_link::lag`'s. It must never act on a link.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, MetricEncoder};
 use strait_link::{
-    LINK_STATES, LinkStatus, MIRROR_STATES, MirrorStatus, PartitionLag, TASK_STATES,
+    LINK_STATES, LinkStatus, MIRROR_STATES, MirrorPartitionVerificationStatus, MirrorStatus,
+    PartitionLag, TASK_STATES,
 };
 
 use super::encode::{self, BYTES, SECONDS};
@@ -223,6 +225,43 @@ impl LinkCollector {
             Some(&SECONDS),
         )?;
         self.per_partition(&mut f, |p| p.seconds)?;
+        if self.mirrors.iter().any(|m| !m.verifications.is_empty()) {
+            let mut f = encode::gauges(
+                encoder,
+                "mirror_partition_verified_offset",
+                "The last offset continuous verification (mirror.verification.interval.ms) found \
+                 equal to the source; -1 before any.",
+                None,
+            )?;
+            self.per_verified_partition(&mut f, |v| v.last_verified_offset)?;
+            let mut f = encode::gauges(
+                encoder,
+                "mirror_partition_verification_ok",
+                "1 when the last continuous verification run found the mirror partition equal \
+                 to its source, else 0 (pending, mismatch or error).",
+                None,
+            )?;
+            self.per_verified_partition(&mut f, |v| i64::from(v.result == "OK"))?;
+        }
+        Ok(())
+    }
+
+    /// One sample of `value` per continuously verified mirror partition into
+    /// the open family `f`.
+    fn per_verified_partition(
+        &self,
+        f: &mut MetricEncoder<'_>,
+        value: impl Fn(&MirrorPartitionVerificationStatus) -> i64,
+    ) -> std::fmt::Result {
+        for m in &self.mirrors {
+            for (partition, v) in m.verifications.iter().enumerate() {
+                encode::gauge(
+                    f,
+                    &(mirror_labels(m), [("partition", partition as i32)]),
+                    value(v),
+                )?;
+            }
+        }
         Ok(())
     }
 }
@@ -236,7 +275,7 @@ impl Collector for LinkCollector {
 
 #[cfg(test)]
 mod tests {
-    use strait_link::{PartitionLag, TaskStatus};
+    use strait_link::{MirrorPartitionVerificationStatus, PartitionLag, TaskStatus};
 
     use super::*;
 
@@ -257,6 +296,17 @@ mod tests {
             fetched_records: 40,
         };
         let mirror = |topic: &str, state: &'static str, lags: &[(i64, f64)]| MirrorStatus {
+            verifications: lags
+                .iter()
+                .enumerate()
+                .map(|(i, _)| MirrorPartitionVerificationStatus {
+                    last_verified_offset: 41 + i as i64,
+                    result: if i == 0 { "OK" } else { "MISMATCH" }.into(),
+                    first_different_offset: (i > 0).then_some(42),
+                    reason: None,
+                    verified_time_ms: 1,
+                })
+                .collect(),
             link: "dr".into(),
             topic: topic.into(),
             state,
@@ -315,6 +365,10 @@ mod tests {
             "strait_mirror_partition_lag_seconds{link=\"dr\",topic=\"orders\",partition=\"0\"} 0.0\n",
             "strait_mirror_partition_lag_seconds{link=\"dr\",topic=\"orders\",partition=\"1\"} 12.5\n",
             "strait_mirror_partition_series_enabled 1\n",
+            "strait_mirror_partition_verified_offset{link=\"dr\",topic=\"orders\",partition=\"0\"} 41\n",
+            "strait_mirror_partition_verified_offset{link=\"dr\",topic=\"orders\",partition=\"1\"} 42\n",
+            "strait_mirror_partition_verification_ok{link=\"dr\",topic=\"orders\",partition=\"0\"} 1\n",
+            "strait_mirror_partition_verification_ok{link=\"dr\",topic=\"orders\",partition=\"1\"} 0\n",
         ] {
             assert!(out.contains(line), "{line} missing from\n{out}");
         }
@@ -330,5 +384,9 @@ mod tests {
         assert!(out.contains("strait_mirror_lag_seconds{link=\"dr\",topic=\"orders\"} 12.5\n"));
         assert!(out.contains("strait_mirror_partition_series_enabled 0\n"));
         assert!(!out.contains("strait_mirror_partition_lag{"), "{out}");
+        assert!(
+            !out.contains("strait_mirror_partition_verified_offset{"),
+            "{out}"
+        );
     }
 }

@@ -22,8 +22,8 @@ pub use strait_protocol::admin::{
     DescribeClusterLinkConfigsResponse, DescribeMirrorsRequest, DescribeMirrorsResponse,
     INVALID_CLUSTER_LINK, LinkConfigEntry, LinkTaskStatus, ListClusterLinksRequest,
     ListClusterLinksResponse, ListMirrorsRequest, ListMirrorsResponse, MirrorDescription, MirrorOp,
-    MirrorOpResult, MirrorPartitionDescription, MirrorPartitionVerification, VerifyMirrorsRequest,
-    VerifyMirrorsResponse, VerifyResult,
+    MirrorOpResult, MirrorPartitionDescription, MirrorPartitionVerification,
+    MirrorPartitionVerificationStatus, VerifyMirrorsRequest, VerifyMirrorsResponse, VerifyResult,
 };
 
 use crate::client::{KafkaClient, millis};

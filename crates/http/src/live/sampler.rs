@@ -179,6 +179,7 @@ mod tests {
             reason: None,
             fetched_bytes: 0,
             fetched_records: 0,
+            verifications: vec![],
             partitions: lags
                 .iter()
                 .enumerate()

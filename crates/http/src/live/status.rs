@@ -193,6 +193,7 @@ mod tests {
             reason: None,
             fetched_bytes: 0,
             fetched_records: 0,
+            verifications: vec![],
             partitions: vec![
                 PartitionLag {
                     partition: 0,

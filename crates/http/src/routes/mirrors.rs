@@ -67,8 +67,26 @@ pub struct MirrorData {
     pub mirror_status: MirrorTopicStatus,
     pub state_time_ms: i64,
     pub mirror_topic_error: Option<String>,
+    /// Continuous verification per partition, present only when the link
+    /// sets `mirror.verification.interval.ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror_verifications: Option<Vec<MirrorPartitionVerificationData>>,
 }
 list_type!(MirrorDataList, MirrorData);
+
+/// One mirror partition's last continuous verification run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MirrorPartitionVerificationData {
+    pub partition: i32,
+    /// The last offset found equal to the source (-1: none yet).
+    pub last_verified_offset: i64,
+    /// `PENDING` (no run yet), `OK`, `MISMATCH` or `ERROR`.
+    pub result: String,
+    pub first_different_offset: Option<i64>,
+    pub reason: Option<String>,
+    /// Wall-clock ms of the last run (0: none yet).
+    pub verified_time_ms: i64,
+}
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AlterMirrorStatusResponseData {
@@ -218,6 +236,25 @@ fn lags(m: &MirrorDescription) -> Vec<MirrorLag> {
         .collect()
 }
 
+/// The partitions' continuous verification, when the link configures it.
+fn verifications(m: &MirrorDescription) -> Option<Vec<MirrorPartitionVerificationData>> {
+    m.partitions
+        .iter()
+        .map(|p| {
+            p.verification
+                .as_ref()
+                .map(|v| MirrorPartitionVerificationData {
+                    partition: p.partition,
+                    last_verified_offset: v.last_verified_offset,
+                    result: v.result.clone(),
+                    first_different_offset: v.first_different_offset,
+                    reason: v.reason.clone(),
+                    verified_time_ms: v.verified_time_ms,
+                })
+        })
+        .collect()
+}
+
 fn mirror_url(rc: &RestCall, link: &str, topic: &str) -> String {
     format!("{}/links/{link}/mirrors/{topic}", rc.cluster_url)
 }
@@ -243,6 +280,7 @@ fn mirror_data(rc: &RestCall, m: &MirrorDescription) -> Result<MirrorData, RestE
         mirror_status: status,
         state_time_ms: m.state_time_ms,
         mirror_topic_error: m.reason.clone(),
+        mirror_verifications: verifications(m),
     })
 }
 

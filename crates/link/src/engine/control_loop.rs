@@ -2,7 +2,8 @@
 //! (availability; source topics deleted, recreated or grown), follows the
 //! source topic configs, watches paused mirrors' lag, and runs the sync
 //! tasks (auto-created mirrors, consumer offsets, ACLs), reporting each
-//! task's outcome. It must never block the engine's admin operations: it
+//! task's outcome; with `mirror.verification.interval.ms` set it verifies
+//! its active mirrors against the source every interval. It must never block the engine's admin operations: it
 //! holds no engine lock across a source call.
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::links::LinkRuntime;
 use crate::error::LinkError;
 use crate::mirror::MirrorRuntime;
 use crate::task::SyncTask;
+use crate::verification::VerificationSchedule;
 
 impl LinkEngine {
     pub(super) fn spawn_control_loop(self: &Arc<Self>, link: Arc<LinkRuntime>) {
@@ -26,6 +28,7 @@ impl LinkEngine {
             let start = tokio::time::Instant::now();
             let (mut metadata_due, mut offsets_due, mut auto_due, mut acl_due) =
                 (start, start, start, start);
+            let mut verification = VerificationSchedule::starting_at(start);
             loop {
                 tokio::select! {
                     _ = link.cancel.cancelled() => return,
@@ -62,6 +65,9 @@ impl LinkEngine {
                     acl_due = now + s.acl_sync.max(floor);
                     let outcome = crate::acl_sync::sync_acls(&engine, &link).await;
                     link.report_task(SyncTask::AclSync, outcome);
+                }
+                if verification.take_due(now, s.verification_interval, floor) {
+                    engine.verify_active_mirrors(&link).await;
                 }
             }
         });

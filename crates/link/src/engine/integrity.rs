@@ -4,8 +4,12 @@
 //! The source is read once per verification, read_uncommitted, in bounded
 //! fetches over the link's client; the mirror side is read as batch views
 //! (headers plus a recomputed CRC) through [`LocalCluster`]. The comparison
-//! rule lives in [`crate::verify`]. It must never change a mirror, its state
-//! or its log: a repair is the broker's write, after its own checks.
+//! rule lives in [`crate::verify`]. Continuous verification
+//! (`mirror.verification.interval.ms`, scheduled by the control loop, ranges
+//! and records in [`crate::verification`]) runs the same check over each
+//! active mirror from where its last run ended. It must never change a
+//! mirror, its state or its log: a repair is the broker's write, after its
+//! own checks.
 
 use std::sync::Arc;
 
@@ -18,9 +22,12 @@ use strait_protocol::admin::{
 use super::links::{LinkRuntime, VALIDATION_CAP};
 use super::source::ClientSource;
 use super::{LinkEngine, unknown_link};
+use crate::clock::now_ms;
 use crate::error::LinkError;
 use crate::fetcher::{FetchLimits, MirrorSource, SourceBounds, SourceError};
 use crate::local::LocalCluster;
+use crate::mirror::MirrorRuntime;
+use crate::verification::{VerificationOutcome, run_range};
 use crate::verify::{compare, fetched_batches};
 
 /// The most bytes one verification fetch asks for per partition.
@@ -154,10 +161,72 @@ impl LinkEngine {
                 .map(|t| t.partitions)
                 .unwrap_or(0);
             for partition in 0..partitions as i32 {
-                out.push(self.verify_partition(&link, &record, partition).await?);
+                out.push(
+                    self.verify_partition(&link, &record, partition, None)
+                        .await?,
+                );
             }
         }
         Ok(out)
+    }
+
+    /// One run of a link's continuous verification: every partition of each
+    /// of its active mirrors, from where the partition's last run ended. The
+    /// outcome is recorded per partition; a mismatch is logged once.
+    pub(super) async fn verify_active_mirrors(&self, link: &Arc<LinkRuntime>) {
+        let mirrors: Vec<Arc<MirrorRuntime>> = self
+            .mirrors_of(&link.name())
+            .into_iter()
+            .filter(|m| m.state() == MirrorState::Active)
+            .collect();
+        for mirror in mirrors {
+            let record = mirror.record();
+            let partitions = self
+                .store
+                .topic(&record.topic)
+                .map(|t| t.partitions)
+                .unwrap_or(0);
+            mirror.ensure_partitions(partitions as usize);
+            for partition in 0..partitions as i32 {
+                let resume_from = mirror
+                    .partition_stats()
+                    .get(partition as usize)
+                    .and_then(|s| s.verification.resume_from);
+                let run = self
+                    .verify_partition(link, &record, partition, resume_from)
+                    .await;
+                let (to, outcome) = match run {
+                    Ok(v) => match v.first_different_offset {
+                        None => (v.verified_to, VerificationOutcome::Ok),
+                        Some(offset) => (
+                            v.verified_to,
+                            VerificationOutcome::Mismatch {
+                                offset,
+                                reason: v.reason.unwrap_or_default(),
+                            },
+                        ),
+                    },
+                    Err(e) => (
+                        resume_from.unwrap_or(0),
+                        VerificationOutcome::Error {
+                            reason: e.to_string(),
+                        },
+                    ),
+                };
+                mirror.update_partition(partition, |stats| {
+                    if stats.verification.record(to, outcome.clone(), now_ms())
+                        && let VerificationOutcome::Mismatch { offset, reason } = &outcome
+                    {
+                        tracing::error!(
+                            "mirror {}-{partition} of link '{}' differs from its source \
+                             at offset {offset}: {reason}",
+                            record.topic,
+                            record.link
+                        );
+                    }
+                });
+            }
+        }
     }
 
     /// The record of `topic` when it is a mirror still attached to its source.
@@ -177,6 +246,7 @@ impl LinkEngine {
         link: &Arc<LinkRuntime>,
         record: &MirrorRecord,
         partition: i32,
+        resume_from: Option<i64>,
     ) -> Result<MirrorPartitionVerification, LinkError> {
         let topic = record.topic.clone();
         let missing = || LinkError::MirrorPartitionMissing {
@@ -193,8 +263,13 @@ impl LinkEngine {
             .local
             .log_end_offset(&topic, partition)
             .ok_or_else(missing)?;
-        let from = local_start.max(bounds.log_start);
-        let to = local_end.min(bounds.log_end).max(from);
+        let (from, to) = run_range(
+            resume_from,
+            local_start,
+            local_end,
+            bounds.log_start,
+            bounds.log_end,
+        );
         let mirror = stored_batches(self.local.clone(), topic.clone(), partition, from, to).await?;
         let mut fetched = Vec::new();
         let mut next = from;

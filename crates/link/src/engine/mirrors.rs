@@ -316,11 +316,18 @@ impl LinkEngine {
             })
             .map(|m| {
                 let r = m.record();
-                let (link_id, paused) = self
+                let (link_id, paused, verifying) = self
                     .link(&r.link)
-                    .map(|l| (l.record().id.to_string(), l.settings().paused))
+                    .map(|l| {
+                        let s = l.settings();
+                        (
+                            l.record().id.to_string(),
+                            s.paused,
+                            s.verification_interval.is_some(),
+                        )
+                    })
                     .unwrap_or_default();
-                m.describe(&link_id, paused, now, |p| {
+                m.describe(&link_id, paused, verifying, now, |p| {
                     self.local.log_end_offset(&r.topic, p).unwrap_or(-1)
                 })
             })

@@ -6,6 +6,7 @@
 //! a link or a mirror.
 
 use strait_metadata::MirrorState;
+use strait_protocol::admin::MirrorPartitionVerificationStatus;
 
 use super::{LinkEngine, lock};
 use crate::mirror::PartitionLag;
@@ -61,6 +62,10 @@ pub struct MirrorStatus {
     pub fetched_records: u64,
     /// Per partition; empty for a STOPPED mirror (a normal topic now).
     pub partitions: Vec<PartitionLag>,
+    /// Continuous verification per partition (index = partition); empty
+    /// unless the link sets `mirror.verification.interval.ms`, and for a
+    /// STOPPED mirror.
+    pub verifications: Vec<MirrorPartitionVerificationStatus>,
 }
 
 /// A link's state: PAUSED or ACTIVE (one of [`crate::LINK_STATES`]).
@@ -107,19 +112,31 @@ impl LinkEngine {
             .iter()
             .map(|m| {
                 let record = m.record();
-                let paused = self.link(&record.link).is_some_and(|l| l.settings().paused);
-                let partitions = if record.state == MirrorState::Stopped {
+                let settings = self.link(&record.link).map(|l| l.settings());
+                let paused = settings.as_ref().is_some_and(|s| s.paused);
+                let verifying = settings.is_some_and(|s| s.verification_interval.is_some());
+                let stopped = record.state == MirrorState::Stopped;
+                let partitions = if stopped {
                     Vec::new()
                 } else {
                     m.partition_lags(now_ms, |p| {
                         self.local.log_end_offset(&record.topic, p).unwrap_or(-1)
                     })
                 };
+                let verifications = if verifying && !stopped {
+                    m.partition_stats()
+                        .iter()
+                        .map(|s| s.verification.status())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 MirrorStatus {
                     state: m.display_state(paused).as_str(),
                     fetched_bytes: m.traffic.bytes(),
                     fetched_records: m.traffic.records(),
                     partitions,
+                    verifications,
                     source_topic: record.source_topic,
                     reason: record.reason,
                     link: record.link,
