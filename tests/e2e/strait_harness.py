@@ -6,6 +6,7 @@ always addressed by their own PID.
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import socket
@@ -268,6 +269,24 @@ class StraitServer:
                               f"sending SIGKILL =====\n".encode())
                 self._hard_kill()
         return self.proc.returncode
+
+    def flip_stored_byte(self, topic: str, partition: int = 0,
+                         min_segments: int = 2) -> tuple[str, bytes]:
+        """With the broker stopped, flips one byte of the first batch's last
+        record in the oldest segment of `topic`-`partition`: a byte the
+        batch CRC covers, as disk rot would change it. Returns that file and
+        its bytes before the flip."""
+        assert not self.is_running(), "stop the broker before changing its files"
+        segments = sorted(glob.glob(os.path.join(self.workdir, "**", f"{topic}-{partition}",
+                                                 "*.log"), recursive=True))
+        assert len(segments) >= min_segments, segments
+        victim = segments[0]
+        original = open(victim, "rb").read()
+        at = 12 + int.from_bytes(original[8:12], "big") - 5
+        with open(victim, "r+b") as f:
+            f.seek(at)
+            f.write(bytes([original[at] ^ 0x01]))
+        return victim, original
 
     def kill9(self):
         """Crash the broker: SIGKILL by PID and reap it."""

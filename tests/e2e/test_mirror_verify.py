@@ -8,7 +8,6 @@ parsed with prometheus_client. Every wait is bounded."""
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 
@@ -76,16 +75,7 @@ def test_mirror_verify_finds_a_flipped_byte_and_the_scrubber_repairs_it(strait_f
     assert verify(dst, "--topics", topic, "--link", "l").rc == 0
 
     dst.stop()
-    segments = sorted(glob.glob(os.path.join(dst.workdir, "**", f"{topic}-0", "*.log"),
-                                recursive=True))
-    assert len(segments) >= 2, segments
-    victim = segments[0]
-    original = open(victim, "rb").read()
-    with open(victim, "r+b") as f:
-        # A byte of the first batch's last record: covered by its CRC.
-        at = 12 + int.from_bytes(original[8:12], "big") - 5
-        f.seek(at)
-        f.write(bytes([original[at] ^ 0x01]))
+    victim, original = dst.flip_stored_byte(topic)
     dst.start()
 
     r = verify(dst, "--topics", topic)
@@ -159,13 +149,7 @@ def test_scrubber_leaves_a_regular_topic_report_only_next_to_a_mirror(strait_fac
         kh.produce_all(dst.bootstrap, topic, values[i:i + 10], partition=0)
     create_link(dst, src)
     dst.stop()
-    victim = sorted(glob.glob(os.path.join(dst.workdir, "**", f"{topic}-0", "*.log"),
-                              recursive=True))[0]
-    data = open(victim, "rb").read()
-    with open(victim, "r+b") as f:
-        at = 12 + int.from_bytes(data[8:12], "big") - 5
-        f.seek(at)
-        f.write(bytes([data[at] ^ 0x01]))
+    victim, _ = dst.flip_stored_byte(topic, min_segments=1)
     damaged = open(victim, "rb").read()
     dst.start()
     h.wait_until(lambda: h.port_open(port), T, what="the HTTP listener")
@@ -241,15 +225,7 @@ def test_continuous_verification_reaches_the_end_then_names_a_flipped_byte(strai
     assert value(samples, "strait_mirror_partition_verification_ok", **labels) == 1
 
     dst.stop()
-    segments = sorted(glob.glob(os.path.join(dst.workdir, "**", f"{topic}-0", "*.log"),
-                                recursive=True))
-    assert len(segments) >= 2, segments
-    victim = segments[0]
-    original = open(victim, "rb").read()
-    with open(victim, "r+b") as f:
-        at = 12 + int.from_bytes(original[8:12], "big") - 5
-        f.seek(at)
-        f.write(bytes([original[at] ^ 0x01]))
+    dst.flip_stored_byte(topic)
     dst.start()
 
     h.wait_until(lambda: describe_partitions(dst, topic)[0].get("Verification") == "MISMATCH",

@@ -7,7 +7,6 @@ bounded."""
 
 from __future__ import annotations
 
-import glob
 import os
 import subprocess
 
@@ -48,16 +47,7 @@ def test_scrub_finds_a_flipped_byte_after_a_clean_shutdown(strait_factory, topic
     assert value(samples, "strait_log_scrub_read_bytes_total") > 0
 
     srv.stop()
-    segments = sorted(glob.glob(os.path.join(srv.workdir, "**", f"{topic_name}-0",
-                                             "*.log"), recursive=True))
-    assert len(segments) >= 2, segments
-    victim = segments[0]
-    with open(victim, "r+b") as f:
-        data = f.read()
-        # A byte of the first batch's last record: covered by its CRC.
-        at = 12 + int.from_bytes(data[8:12], "big") - 5
-        f.seek(at)
-        f.write(bytes([data[at] ^ 0x01]))
+    victim, _ = srv.flip_stored_byte(topic_name)
     damaged = open(victim, "rb").read()
 
     srv.start()

@@ -41,6 +41,12 @@ pub struct LinkEngine {
 }
 
 impl LinkEngine {
+    /// Partitions of local topic `topic` as the metadata store has it; 0
+    /// once the topic is gone.
+    fn local_partitions(&self, topic: &str) -> u32 {
+        self.store.topic(topic).map(|t| t.partitions).unwrap_or(0)
+    }
+
     /// Loads links and mirrors from metadata and starts them. Sensitive
     /// configs of links stored before sealing existed are sealed now.
     pub fn start(local: Arc<dyn LocalCluster>, secret_key: Arc<LinkSecretKey>) -> Arc<LinkEngine> {

@@ -155,11 +155,7 @@ impl LinkEngine {
         }
         let mut out = Vec::new();
         for (record, link) in targets {
-            let partitions = self
-                .store
-                .topic(&record.topic)
-                .map(|t| t.partitions)
-                .unwrap_or(0);
+            let partitions = self.local_partitions(&record.topic);
             for partition in 0..partitions as i32 {
                 out.push(
                     self.verify_partition(&link, &record, partition, None)
@@ -181,11 +177,7 @@ impl LinkEngine {
             .collect();
         for mirror in mirrors {
             let record = mirror.record();
-            let partitions = self
-                .store
-                .topic(&record.topic)
-                .map(|t| t.partitions)
-                .unwrap_or(0);
+            let partitions = self.local_partitions(&record.topic);
             mirror.ensure_partitions(partitions as usize);
             for partition in 0..partitions as i32 {
                 let resume_from = mirror

@@ -33,11 +33,7 @@ impl LinkEngine {
         if link.settings().paused {
             return;
         }
-        let partitions = self
-            .store
-            .topic(&record.topic)
-            .map(|t| t.partitions)
-            .unwrap_or(0);
+        let partitions = self.local_partitions(&record.topic);
         mirror.ensure_partitions(partitions as usize);
         for partition in 0..partitions as i32 {
             let fetcher = MirrorFetcher {
@@ -506,11 +502,7 @@ impl LinkEngine {
     ) -> Result<i64, LinkError> {
         let record = mirror.record();
         let client = link.client().await?;
-        let partitions = self
-            .store
-            .topic(&record.topic)
-            .map(|t| t.partitions)
-            .unwrap_or(0);
+        let partitions = self.local_partitions(&record.topic);
         let mut lag = 0;
         for p in 0..partitions as i32 {
             let hw = list_offset(&client, &record.source_topic, p, -1).await?;

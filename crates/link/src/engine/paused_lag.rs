@@ -25,11 +25,7 @@ impl LinkEngine {
     /// partition the source does not answer for keeps the error.
     pub(super) async fn observe_paused(&self, client: &KafkaClient, mirror: &MirrorRuntime) {
         let record = mirror.record();
-        let partitions = self
-            .store
-            .topic(&record.topic)
-            .map(|t| t.partitions)
-            .unwrap_or(0);
+        let partitions = self.local_partitions(&record.topic);
         for p in 0..partitions as i32 {
             let Some(log_end) = self.local.log_end_offset(&record.topic, p) else {
                 continue;
