@@ -34,6 +34,10 @@ pub fn tls_acceptor(
     crate::auth::tls::acceptor(name, ssl).map_err(crate::BrokerError::Tls)
 }
 
+/// How long a TLS handshake may take before the connection is dropped: the
+/// Kafka listeners' bound, for every front door.
+pub const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = crate::server::TLS_HANDSHAKE_TIMEOUT;
+
 /// Kafka's mTLS principal of a TLS connection (`User:<subject DN>`, RFC
 /// 2253), if the peer presented a certificate the trust store vouched for.
 pub fn tls_principal(conn: &tokio_rustls::rustls::ServerConnection) -> Option<String> {

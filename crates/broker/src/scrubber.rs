@@ -79,8 +79,8 @@ impl ScrubState {
     fn record(&self, topic: &str, partition: i32, found: Vec<ScrubFinding>) {
         let key = (topic.to_string(), partition);
         let mut all = lock(&self.findings);
-        let before = all.get(&key).cloned().unwrap_or_default();
-        for f in found.iter().filter(|f| !before.contains(f)) {
+        let known = |f: &ScrubFinding| all.get(&key).is_some_and(|before| before.contains(f));
+        for f in found.iter().filter(|f| !known(f)) {
             tracing::error!(
                 "log scrub: partition {topic}-{partition}: batch at position {} of {} \
                  (offsets {}..={}) is corrupt: {}",
@@ -249,7 +249,7 @@ async fn repair_from_source(
             Ok(()) => {
                 broker.scrub.repaired.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    "log scrub: partition {}-{}: batch at position {} of {} (offsets {}..={})                      was corrupt ({}); repaired from source",
+                    "log scrub: partition {}-{}: batch at position {} of {} (offsets {}..={}) was corrupt ({}); repaired from source",
                     partition.topic,
                     partition.index,
                     f.position,
@@ -262,7 +262,7 @@ async fn repair_from_source(
             Err(e) => {
                 if !broker.scrub.known(&partition.topic, partition.index, &f) {
                     tracing::warn!(
-                        "log scrub: partition {}-{}: batch at position {} of {} (offsets                          {}..={}) not repaired from source: {e}",
+                        "log scrub: partition {}-{}: batch at position {} of {} (offsets {}..={}) not repaired from source: {e}",
                         partition.topic,
                         partition.index,
                         f.position,

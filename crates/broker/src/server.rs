@@ -99,7 +99,13 @@ struct ListenerRuntime {
 }
 
 /// How long a TLS handshake may take before the connection is dropped.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A blocking task of the broker's that did not finish (it panicked or the
+/// runtime is stopping), as an I/O error of the step that ran it.
+fn joined(e: tokio::task::JoinError) -> BrokerError {
+    BrokerError::Io(std::io::Error::other(e))
+}
 
 /// Runs a broker until SIGINT or SIGTERM, then closes every log cleanly.
 pub async fn run(config: BrokerConfig) -> Result<(), BrokerError> {
@@ -176,7 +182,7 @@ pub async fn run_until_signal(
     let b = broker.clone();
     let failed = tokio::task::spawn_blocking(move || b.topics.close_all())
         .await
-        .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+        .map_err(joined)?;
     tracing::info!(
         "closed every partition log in {} ms ({failed} failed)",
         started.elapsed().as_millis()
@@ -277,7 +283,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
             let registered =
                 tokio::task::spawn_blocking(move || etcd.register_broker(node_id, &listeners))
                     .await
-                    .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
+                    .map_err(joined)??;
             Some(registered)
         }
         None => None,
@@ -329,7 +335,7 @@ pub async fn start(config: BrokerConfig) -> Result<Arc<Broker>, BrokerError> {
             Ok::<(), strait_log::LogError>(())
         })
         .await
-        .map_err(|e| BrokerError::Io(std::io::Error::other(e)))??;
+        .map_err(joined)??;
     }
     let engine = strait_link::LinkEngine::start(
         Arc::new(crate::local_cluster::LocalBroker {
@@ -410,7 +416,7 @@ async fn open_store(
     // async threads.
     let opened = tokio::task::spawn_blocking(move || EtcdStore::open(&s, may_create_cluster))
         .await
-        .map_err(|e| BrokerError::Io(std::io::Error::other(e)))?;
+        .map_err(joined)?;
     let etcd = match opened {
         Ok(store) => Arc::new(store),
         Err(e @ EtcdError::NoCluster { .. }) => {

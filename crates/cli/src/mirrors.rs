@@ -313,10 +313,7 @@ pub fn verify_line(v: &MirrorPartitionVerification) -> String {
         v.topic,
         v.partition,
         v.batches,
-        match v.result {
-            VerifyResult::Ok => "OK",
-            VerifyResult::Mismatch => "MISMATCH",
-        }
+        v.result.as_str()
     );
     if let Some(offset) = v.first_different_offset {
         line.push_str(&format!("\tFirstDifferentOffset: {offset}"));

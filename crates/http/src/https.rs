@@ -18,10 +18,6 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// A handshake not finished within this is dropped, as a Kafka listener
-/// drops a connection that never authenticates.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What the TLS handshake of a request's connection established.
 #[derive(Debug, Clone)]
 pub struct TlsPeer {
@@ -54,7 +50,12 @@ async fn serve_connection(
     acceptor: TlsAcceptor,
     app: axum::Router,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let tls = match tokio::time::timeout(
+        strait_broker::front_door::TLS_HANDSHAKE_TIMEOUT,
+        acceptor.accept(tcp),
+    )
+    .await
+    {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             tracing::info!("HTTPS handshake with {peer} failed: {e}");

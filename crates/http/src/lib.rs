@@ -129,19 +129,32 @@ pub async fn serve(
     broker: Arc<Broker>,
     listeners: &[HttpListener],
 ) -> Result<Vec<Bound>, HttpError> {
+    // Every https:// listener has the same settings: the stores are read
+    // and the key decrypted once.
+    let mut built: Option<(
+        &strait_broker::config::SslSettings,
+        tokio_rustls::TlsAcceptor,
+    )> = None;
     let mut acceptors = Vec::with_capacity(listeners.len());
     for l in listeners {
-        acceptors.push(match &l.tls {
-            None => None,
-            Some(ssl) => Some(
-                strait_broker::front_door::tls_acceptor("https", ssl).map_err(|source| {
-                    HttpError::Tls {
-                        addr: format!("{}:{}", l.host, l.port),
-                        source,
-                    }
-                })?,
-            ),
-        });
+        let Some(ssl) = &l.tls else {
+            acceptors.push(None);
+            continue;
+        };
+        if let Some((settings, acceptor)) = &built
+            && *settings == ssl
+        {
+            acceptors.push(Some(acceptor.clone()));
+            continue;
+        }
+        let acceptor = strait_broker::front_door::tls_acceptor("https", ssl).map_err(|source| {
+            HttpError::Tls {
+                addr: format!("{}:{}", l.host, l.port),
+                source,
+            }
+        })?;
+        acceptors.push(Some(acceptor.clone()));
+        built = Some((ssl, acceptor));
     }
     let history = live::start_sampler(broker.clone());
     let app = app(broker, history);

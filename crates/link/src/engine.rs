@@ -83,10 +83,7 @@ impl LinkEngine {
             engine.spawn_control_loop(runtime);
         }
         for mirror in store.mirrors() {
-            let partitions = store
-                .topic(&mirror.topic)
-                .map(|t| t.partitions)
-                .unwrap_or(0);
+            let partitions = engine.local_partitions(&mirror.topic);
             let runtime = Arc::new(MirrorRuntime::new(mirror.clone(), partitions as usize));
             lock(&engine.mirrors).insert(mirror.topic.clone(), runtime.clone());
             if mirror.state == MirrorState::PendingStopped {
@@ -124,10 +121,6 @@ impl LinkEngine {
     }
 
     /// Mirrors of a link, as runtime handles.
-    pub(crate) fn link_mirrors(&self, link: &str) -> Vec<Arc<MirrorRuntime>> {
-        self.mirrors_of(link)
-    }
-
     fn link(&self, name: &str) -> Option<Arc<LinkRuntime>> {
         lock(&self.links).get(name).cloned()
     }
@@ -170,7 +163,7 @@ impl LinkEngine {
         }
     }
 
-    fn mirrors_of(&self, link: &str) -> Vec<Arc<MirrorRuntime>> {
+    pub(crate) fn mirrors_of(&self, link: &str) -> Vec<Arc<MirrorRuntime>> {
         lock(&self.mirrors)
             .values()
             .filter(|m| m.record().link == link)

@@ -240,7 +240,7 @@ pub async fn sync_consumer_offsets(
     let client = link.client().await?;
     // source topic -> mirror topic, for mirrors still fed by this link.
     let mut topics: BTreeMap<String, String> = BTreeMap::new();
-    for m in engine.link_mirrors(&link.name()) {
+    for m in engine.mirrors_of(&link.name()) {
         let r = m.record();
         let wanted = match only_topic {
             Some(t) => r.topic == t,

@@ -85,7 +85,11 @@ pub struct Log {
     aborted: RwLock<AbortedTxnIndex>,
     leader_epoch: AtomicI32,
     /// The leader epoch cache; taken after `writer` when both are needed.
+    /// Changed only through [`Log::with_epochs`].
     epochs: Mutex<LeaderEpochCache>,
+    /// The cache's latest epoch (-1: none), published by every change, so
+    /// the epoch that Fetch, Metadata and appends read costs no lock.
+    latest_epoch: AtomicI32,
     closed: AtomicBool,
     /// Serialises compactions; the cleaner checkpoint once loaded.
     cleaner: Mutex<Option<CleanerCheckpoint>>,
@@ -306,6 +310,7 @@ impl Log {
             aborted: RwLock::new(loaded.aborted),
             leader_epoch: AtomicI32::new(-1),
             epochs: Mutex::new(LeaderEpochCache::empty(dir)),
+            latest_epoch: AtomicI32::new(-1),
             closed: AtomicBool::new(false),
             cleaner: Mutex::new(None),
         }
@@ -358,7 +363,21 @@ impl Log {
 
     /// The latest epoch in the leader epoch cache (the one still being written to).
     pub fn latest_epoch(&self) -> Option<i32> {
-        lock(&self.epochs).latest_epoch()
+        let epoch = self.latest_epoch.load(Ordering::Acquire);
+        (epoch >= 0).then_some(epoch)
+    }
+
+    /// The one way the epoch cache changes: runs `change` under its lock and
+    /// publishes the resulting latest epoch.
+    fn with_epochs<R>(
+        &self,
+        change: impl FnOnce(&mut LeaderEpochCache) -> Result<R, LogError>,
+    ) -> Result<R, LogError> {
+        let mut epochs = lock(&self.epochs);
+        let result = change(&mut epochs);
+        self.latest_epoch
+            .store(epochs.latest_epoch().unwrap_or(-1), Ordering::Release);
+        result
     }
 
     /// The leader epoch cache's entries, oldest first.
@@ -394,8 +413,10 @@ impl Log {
             self.offsets.log_end.load(Ordering::Acquire),
             durable,
         )?;
-        *lock(&self.epochs) = cache;
-        Ok(())
+        self.with_epochs(|epochs| {
+            *epochs = cache;
+            Ok(())
+        })
     }
 
     fn rebuild_epoch_cache(&self, durable: bool) -> Result<LeaderEpochCache, LogError> {
@@ -410,18 +431,26 @@ impl Log {
         Ok(cache)
     }
 
-    /// Records in the epoch cache (and its checkpoint) the epoch of a batch about to be
-    /// appended at `base_offset`, before its bytes are written.
-    fn assign_epoch(&self, epoch: i32, base_offset: i64) -> Result<(), LogError> {
-        if epoch >= 0 {
-            lock(&self.epochs).assign(epoch, base_offset)?;
-        }
-        Ok(())
+    /// Records in the epoch cache (and its checkpoint) the epochs of batches about to be
+    /// appended, each at its base offset, before their bytes are written: one lock for
+    /// the whole append.
+    fn assign_epochs<'a>(
+        &self,
+        batches: impl IntoIterator<Item = (&'a BatchHeader, i64)>,
+    ) -> Result<(), LogError> {
+        self.with_epochs(|epochs| {
+            for (header, base_offset) in batches {
+                if header.partition_leader_epoch >= 0 {
+                    epochs.assign(header.partition_leader_epoch, base_offset)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// The log start offset moved to `offset`: the epoch cache follows.
     fn epochs_start_at(&self, offset: i64) -> Result<(), LogError> {
-        lock(&self.epochs).truncate_from_start(offset)?;
+        self.with_epochs(|epochs| epochs.truncate_from_start(offset))?;
         Ok(())
     }
 
@@ -539,9 +568,7 @@ impl Log {
         let last_offset = next - 1;
         let rolled =
             self.maybe_roll(&mut w, &config, buf.len(), base_offset, last_offset, now_ms)?;
-        for span in &spans {
-            self.assign_epoch(span.header.partition_leader_epoch, span.header.base_offset)?;
-        }
+        self.assign_epochs(spans.iter().map(|s| (&s.header, s.header.base_offset)))?;
         self.segments()
             .active()
             .append(&buf, &spans, config.index_interval_bytes, now_ms)?;
@@ -643,9 +670,7 @@ impl Log {
             {
                 rolled = Some(r);
             }
-            for span in chunk {
-                self.assign_epoch(span.header.partition_leader_epoch, span.header.base_offset)?;
-            }
+            self.assign_epochs(chunk.iter().map(|s| (&s.header, s.header.base_offset)))?;
             self.segments().active().append(
                 &records[from..to],
                 &rebased,
@@ -722,10 +747,7 @@ impl Log {
         self.write_checkpoint()?;
         // Kafka's truncateFullyAndStartAt clears the epoch cache: no epoch covers the new,
         // empty log.
-        {
-            let mut epochs = lock(&self.epochs);
-            epochs.truncate_from_end(0)?;
-        }
+        self.with_epochs(|epochs| epochs.truncate_from_end(0))?;
         checkpoint::sync_dir(&self.dir)
     }
 
@@ -772,7 +794,7 @@ impl Log {
             }),
         )?;
         let rolled = self.maybe_roll(&mut w, &config, bytes.len(), offset, offset, now_ms)?;
-        self.assign_epoch(span.header.partition_leader_epoch, offset)?;
+        self.assign_epochs([(&span.header, offset)])?;
         self.segments()
             .active()
             .append(&bytes, &spans, config.index_interval_bytes, now_ms)?;
@@ -1018,17 +1040,19 @@ impl Log {
     /// every batch (see [`crate::scrub`]). `None` when no closed segment
     /// starts there any more (retention or compaction replaced it).
     pub fn scrub_segment(&self, base_offset: i64) -> Result<Option<SegmentScrub>, LogError> {
+        match self.segment_at(base_offset) {
+            Some((segment, false)) => segment.scrub().map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The segment starting exactly at `base_offset` (found by binary
+    /// search), and whether it is the active one.
+    fn segment_at(&self, base_offset: i64) -> Option<(Arc<Segment>, bool)> {
         let set = self.segments();
-        let active = set.active().base_offset();
-        let Some(segment) = set
-            .iter()
-            .find(|s| s.base_offset() == base_offset && base_offset != active)
-            .cloned()
-        else {
-            return Ok(None);
-        };
-        drop(set);
-        segment.scrub().map(Some)
+        let i = set.floor_index(base_offset)?;
+        let segment = set.get(i).filter(|s| s.base_offset() == base_offset)?;
+        Some((segment.clone(), i + 1 == set.len()))
     }
 
     /// The stored batches holding offsets in `[from, to)`, oldest first:
@@ -1071,21 +1095,14 @@ impl Log {
         replacement: &[u8],
     ) -> Result<(), LogError> {
         let _no_compaction = lock(&self.cleaner);
-        let set = self.segments();
-        let active = set.active().base_offset();
-        let Some(segment) = set
-            .iter()
-            .find(|s| s.base_offset() == segment_base_offset)
-            .cloned()
-        else {
+        let Some((segment, active)) = self.segment_at(segment_base_offset) else {
             return Err(LogError::RepairRefused {
                 path: self.dir.clone(),
                 position,
                 reason: format!("no segment starts at offset {segment_base_offset}"),
             });
         };
-        drop(set);
-        if segment_base_offset == active {
+        if active {
             return Err(LogError::RepairRefused {
                 path: segment.log_path().to_path_buf(),
                 position,

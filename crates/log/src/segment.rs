@@ -892,6 +892,14 @@ impl Segment {
         })
     }
 
+    /// [`Segment::scan_from`] that stops as soon as `visit` breaks.
+    pub(crate) fn scan_until<F>(&self, from_offset: i64, visit: F) -> Result<(), LogError>
+    where
+        F: FnMut(&BatchHeader, u64, &mut BatchCursor<'_>) -> Result<ControlFlow<()>, LogError>,
+    {
+        self.walk_from(from_offset, SCAN_WINDOW, visit)
+    }
+
     /// Walks batch headers from the batch holding `from_offset` until the
     /// end or until `visit` breaks, through a read window of `window` bytes.
     /// A header that frames nothing is [`LogError::CorruptLog`].

@@ -365,6 +365,16 @@ pub enum VerifyResult {
     Mismatch,
 }
 
+impl VerifyResult {
+    /// The name on the wire, in tool output and in REST: `OK`, `MISMATCH`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyResult::Ok => "OK",
+            VerifyResult::Mismatch => "MISMATCH",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MirrorPartitionVerification {
     pub topic: String,

@@ -387,12 +387,6 @@ pub fn parse_http_ssl(props: &BTreeMap<String, String>) -> Result<SslSettings, C
         props,
         prefix: HTTP_SERVER_PREFIX.to_string(),
     };
-    let listener = ListenerSecurity {
-        name: "https".to_string(),
-        protocol: SecurityProtocol::Ssl,
-        ssl: None,
-        sasl: None,
-    };
     let client_auth = match (
         lp.own("ssl.client.authentication"),
         lp.own("ssl.client.auth"),
@@ -409,15 +403,15 @@ pub fn parse_http_ssl(props: &BTreeMap<String, String>) -> Result<SslSettings, C
             Some(v) => client_auth_named("ssl.client.auth", v)?,
         },
     };
-    parse_ssl(&lp, &listener, client_auth)
+    parse_ssl(&lp, "https", SecurityProtocol::Ssl, client_auth)
 }
 
 fn parse_ssl(
     lp: &ListenerProps<'_>,
-    listener: &ListenerSecurity,
+    name: &str,
+    protocol: SecurityProtocol,
     client_auth: ClientAuth,
 ) -> Result<SslSettings, ConfigError> {
-    let name = &listener.name;
     for (key, default) in [("ssl.keystore.type", "PEM"), ("ssl.truststore.type", "PEM")] {
         if let Some((k, v)) = lp.get(key)
             && !v.eq_ignore_ascii_case(default)
@@ -463,7 +457,7 @@ fn parse_ssl(
         (None, None, None) => {
             return Err(refuse(format!(
                 "listener {name} uses {} but has no key store: set ssl.keystore.location (a PEM file with the key and certificate chain) or ssl.keystore.certificate.chain and ssl.keystore.key",
-                listener.protocol
+                protocol
             )));
         }
     };
@@ -650,7 +644,7 @@ pub fn parse_security(
         };
         if protocol.uses_tls() {
             let client_auth = kafka_client_auth(&lp, protocol)?;
-            sec.ssl = Some(parse_ssl(&lp, &sec, client_auth)?);
+            sec.ssl = Some(parse_ssl(&lp, &sec.name, protocol, client_auth)?);
         }
         if protocol.uses_sasl() {
             sec.sasl = Some(parse_sasl(&lp, &l.name)?);

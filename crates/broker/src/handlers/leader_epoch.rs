@@ -63,16 +63,11 @@ pub fn handle(broker: &Broker, req: OffsetForLeaderEpochRequest) -> OffsetForLea
             let (error, epoch, offset) = match partition {
                 Some(partition) => {
                     let log = &partition.log;
-                    let partition_epoch = log.leader_epoch();
-                    if fencing(p.current_leader_epoch, partition_epoch).is_some() {
-                        answer(p.current_leader_epoch, partition_epoch, None)
-                    } else {
-                        answer(
-                            p.current_leader_epoch,
-                            partition_epoch,
-                            log.end_offset_for_epoch(p.leader_epoch),
-                        )
-                    }
+                    answer(
+                        p.current_leader_epoch,
+                        log.leader_epoch(),
+                        log.end_offset_for_epoch(p.leader_epoch),
+                    )
                 }
                 None => (
                     Some(ResponseError::UnknownTopicOrPartition),

@@ -51,6 +51,11 @@ pub fn counter(
         .encode_counter::<NoLabelSet, u64, u64>(&value, None)
 }
 
+/// The one sample of an open counter family without labels.
+pub fn counter_value(family: &mut MetricEncoder<'_>, value: u64) -> std::fmt::Result {
+    family.encode_counter::<NoLabelSet, u64, u64>(&value, None)
+}
+
 /// Writes the `name` gauge saying whether per-partition series follow
 /// (`count` partitions at most `max`), and returns that.
 pub fn series_enabled(

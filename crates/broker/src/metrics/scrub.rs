@@ -47,31 +47,28 @@ impl Collector for ScrubCollector {
             "Bytes of closed segments the scrubber re-read and checked.",
             Some(&BYTES),
         )?;
-        f.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(&self.bytes, None)?;
+        encode::counter_value(&mut f, self.bytes)?;
         let mut f = encode::counters(
             &mut encoder,
             "log_scrub_batches",
             "Record batches whose CRC the scrubber checked.",
             None,
         )?;
-        f.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(&self.batches, None)?;
+        encode::counter_value(&mut f, self.batches)?;
         let mut f = encode::counters(
             &mut encoder,
             "log_scrub_passes",
             "Scrub passes over every partition completed.",
             None,
         )?;
-        f.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(&self.passes, None)?;
+        encode::counter_value(&mut f, self.passes)?;
         let mut f = encode::counters(
             &mut encoder,
             "log_scrub_repaired_batches",
             "Corrupt batches of mirror partitions the scrubber repaired with the source's bytes.",
             None,
         )?;
-        f.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(
-            &self.repaired,
-            None,
-        )?;
+        encode::counter_value(&mut f, self.repaired)?;
         let mut f = encode::gauges(
             &mut encoder,
             "log_scrub_last_pass_end_timestamp",

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use strait_protocol::admin::{
     AdminRequest, AlterMirrorsRequest, CreateMirrorTopicRequest, DescribeMirrorsRequest,
-    MirrorDescription, MirrorOp, VerifyMirrorsRequest, VerifyResult,
+    MirrorDescription, MirrorOp, VerifyMirrorsRequest,
 };
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -188,10 +188,7 @@ async fn verify(
                 self_url: mirror_url(&rc, &link_name, &p.topic),
                 resource_name: None,
             },
-            result: match p.result {
-                VerifyResult::Ok => "OK".into(),
-                VerifyResult::Mismatch => "MISMATCH".into(),
-            },
+            result: p.result.as_str().into(),
             mirror_topic_name: p.topic,
             partition_id: p.partition,
             verified_from: p.verified_from,

@@ -67,13 +67,13 @@ impl LinkEngine {
     /// Stops mirroring for good: the topic becomes a normal writable topic.
     pub(super) fn stop_mirror(&self, mirror: &Arc<MirrorRuntime>, reason: Option<String>) {
         mirror.stop_fetchers();
-        if let Err(e) = self.set_state(mirror, MirrorTopicState::Stopped, reason) {
-            tracing::error!("stopping mirror {} failed: {e}", mirror.topic());
+        match self.set_state(mirror, MirrorTopicState::Stopped, reason) {
+            Ok(()) => tracing::info!(
+                "mirror topic {} stopped; it is now writable",
+                mirror.topic()
+            ),
+            Err(e) => tracing::error!("stopping mirror {} failed: {e}", mirror.topic()),
         }
-        tracing::info!(
-            "mirror topic {} stopped; it is now writable",
-            mirror.topic()
-        );
     }
 
     pub async fn create_mirror(self: &Arc<Self>, req: CreateMirrorTopicRequest) -> AdminError {

@@ -103,15 +103,13 @@ impl Log {
         // Where the cut segment ends: the first batch reaching `target` goes with all after it.
         let mut cut_at: Option<(u64, i64)> = None;
         let mut end_of_kept = cut.base_offset();
-        cut.scan_from(cut.base_offset(), |h, pos, _| {
-            if cut_at.is_none() {
-                if h.last_offset() >= target {
-                    cut_at = Some((pos, h.base_offset));
-                } else {
-                    end_of_kept = h.next_offset();
-                }
+        cut.scan_until(cut.base_offset(), |h, pos, _| {
+            if h.last_offset() >= target {
+                cut_at = Some((pos, h.base_offset));
+                return Ok(std::ops::ControlFlow::Break(()));
             }
-            Ok(())
+            end_of_kept = h.next_offset();
+            Ok(std::ops::ControlFlow::Continue(()))
         })?;
         let new_end = end_of_kept.max(log_start);
 
@@ -148,7 +146,7 @@ impl Log {
             return Ok(());
         }
 
-        lock(&self.epochs).truncate_from_end(new_end)?;
+        self.with_epochs(|epochs| epochs.truncate_from_end(new_end))?;
         if stop_after == Step::EpochsTruncated {
             return Ok(());
         }

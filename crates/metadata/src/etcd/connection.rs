@@ -31,7 +31,7 @@ pub(crate) struct Connection {
     runtime: Option<tokio::runtime::Runtime>,
     pub client: Client,
     /// For messages: the endpoints as configured.
-    pub endpoints: String,
+    endpoints: String,
 }
 
 impl Connection {
@@ -124,15 +124,24 @@ impl Connection {
     }
 
     /// Keeps `cache` current with every key under `prefix`, for as long as
-    /// the runtime lives: a full read, then a watch from the next revision;
-    /// when etcd goes away, the same again once it is back.
+    /// the runtime lives: a watch from the revision after the one `cache`
+    /// was read at; when etcd goes away, a full read and a watch again once
+    /// it is back.
     pub fn follow(&self, prefix: String, cache: Arc<RwLock<Cache>>) -> Result<(), MetadataError> {
         let client = self.client.clone();
         let endpoints = self.endpoints.clone();
+        let mut read_at = Some(read(&cache).followed());
         self.spawn(async move {
             let mut down_since: Option<std::time::Instant> = None;
             loop {
-                let outcome = follow_once(client.clone(), &prefix, &cache, &mut down_since).await;
+                let outcome = follow_once(
+                    client.clone(),
+                    &prefix,
+                    &cache,
+                    read_at.take(),
+                    &mut down_since,
+                )
+                .await;
                 if down_since.is_none() {
                     tracing::warn!(
                         "lost the etcd watch on {prefix} at {endpoints} ({outcome}); metadata reads \
@@ -195,29 +204,18 @@ pub(crate) fn describe(e: &etcd_client::Error) -> String {
     }
 }
 
-/// One read-then-watch pass; returns why it ended.
-async fn follow_once(
+/// Every key under `prefix` with the prefix stripped, its value and mod
+/// revision, and the revision the read was made at (`None`: an answer
+/// without a header).
+pub(crate) async fn read_prefix(
     client: Client,
     prefix: &str,
-    cache: &RwLock<Cache>,
-    down_since: &mut Option<std::time::Instant>,
-) -> String {
-    let mut kv = client
+) -> Result<(Vec<(String, Vec<u8>, i64)>, Option<i64>), etcd_client::Error> {
+    let read = client
         .kv_client()
-        .max_decoding_message_size(MAX_ANSWER_BYTES);
-    let read = match tokio::time::timeout(
-        CALL_TIMEOUT,
-        kv.get(prefix, Some(GetOptions::new().with_prefix())),
-    )
-    .await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return describe(&e),
-        Err(_) => return "no answer".into(),
-    };
-    let Some(revision) = read.header().map(|h| h.revision()) else {
-        return "an answer without a header".into();
-    };
+        .max_decoding_message_size(MAX_ANSWER_BYTES)
+        .get(prefix, Some(GetOptions::new().with_prefix()))
+        .await?;
     let kvs = read
         .kvs()
         .iter()
@@ -226,7 +224,32 @@ async fn follow_once(
             Some((key, kv.value().to_vec(), kv.mod_revision()))
         })
         .collect();
-    write(cache).reload(kvs, revision);
+    Ok((kvs, read.header().map(|h| h.revision())))
+}
+
+/// One (read-then-)watch pass; returns why it ended. `read_at` is the
+/// revision `cache` was already read at, so the pass watches from the next
+/// one without reading again.
+async fn follow_once(
+    client: Client,
+    prefix: &str,
+    cache: &RwLock<Cache>,
+    read_at: Option<i64>,
+    down_since: &mut Option<std::time::Instant>,
+) -> String {
+    let revision = match read_at {
+        Some(revision) => revision,
+        None => match tokio::time::timeout(CALL_TIMEOUT, read_prefix(client.clone(), prefix)).await
+        {
+            Ok(Ok((kvs, Some(revision)))) => {
+                write(cache).reload(kvs, revision);
+                revision
+            }
+            Ok(Ok((_, None))) => return "an answer without a header".into(),
+            Ok(Err(e)) => return describe(&e),
+            Err(_) => return "no answer".into(),
+        },
+    };
     let options = WatchOptions::new()
         .with_prefix()
         .with_start_revision(revision + 1);

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
+use etcd_client::{Compare, CompareOp, Txn, TxnOp, TxnOpResponse};
 
 pub use registration::{BrokerRegistration, RegistrationError};
 
@@ -57,7 +57,7 @@ pub struct EtcdSettings {
 }
 
 /// The prefix when `metadata.etcd.prefix` is not set.
-pub const DEFAULT_PREFIX: &str = "/strait";
+const DEFAULT_PREFIX: &str = "/strait";
 
 impl EtcdSettings {
     /// Checks a comma-separated endpoint list and a prefix (default
@@ -173,10 +173,7 @@ impl EtcdStore {
             let p = prefix.clone();
             let left = OPEN_TIMEOUT.saturating_sub(started.elapsed());
             match connection.call_within(left, move |c| async move {
-                c.kv_client()
-                    .max_decoding_message_size(connection::MAX_ANSWER_BYTES)
-                    .get(p, Some(GetOptions::new().with_prefix()))
-                    .await
+                connection::read_prefix(c, &p).await
             }) {
                 Ok(r) => break r,
                 Err(e) if started.elapsed() + OPEN_RETRY_PAUSE >= OPEN_TIMEOUT => {
@@ -185,15 +182,8 @@ impl EtcdStore {
                 Err(_) => std::thread::sleep(OPEN_RETRY_PAUSE),
             }
         };
-        let revision = read_all.header().map_or(0, |h| h.revision());
-        let kvs = read_all
-            .kvs()
-            .iter()
-            .filter_map(|kv| {
-                let key = kv.key_str().ok()?.strip_prefix(&prefix)?.to_string();
-                Some((key, kv.value().to_vec(), kv.mod_revision()))
-            })
-            .collect();
+        let (kvs, revision) = read_all;
+        let revision = revision.unwrap_or(0);
         let mut cache = Cache::default();
         cache.reload(kvs, revision);
         let store = EtcdStore {
@@ -223,17 +213,6 @@ impl EtcdStore {
         }
         store.connection.follow(prefix, store.cache.clone())?;
         Ok(store)
-    }
-
-    /// The endpoints and prefix, for messages.
-    pub fn settings(&self) -> &EtcdSettings {
-        &self.settings
-    }
-
-    /// The revision up to which this store has followed etcd (tests wait on
-    /// it to know another store's change has arrived).
-    pub fn followed_revision(&self) -> i64 {
-        read(&self.cache).followed()
     }
 
     /// Computes a change from the local copy and commits it as one etcd
